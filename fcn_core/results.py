@@ -1,0 +1,66 @@
+"""What the engine hands out: frozen results named after the paper's layers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .architecture import GRID_ORIGIN
+
+
+@dataclass(frozen=True)
+class ScoreMap:
+    """One class-score map at its native stride, placed over the image.
+
+    Cell (i, j) is centred at image pixel (origin + stride*j, origin + stride*i); stride 1 maps are
+    image-aligned (origin 0).
+    """
+
+    name: str
+    stride: int
+    values: np.ndarray  # C×h×w float32
+
+    @property
+    def origin(self) -> float:
+        return GRID_ORIGIN.get(self.stride, 0.0)
+
+    def extent(self) -> tuple[float, float, float, float]:
+        """(x, y, width, height) in image pixels covered by the map's cells."""
+        h, w = self.values.shape[-2:]
+        x0 = self.origin - self.stride / 2 if self.stride > 1 else 0.0
+        return (x0, x0, w * self.stride, h * self.stride)
+
+
+@dataclass(frozen=True)
+class SkipFusion:
+    """The skip architecture of one variant on one image.
+
+    ``steps`` holds score_fr (conv7 scores, stride 32), score_pool4c (16), score_pool3c (8), upscore2,
+    fuse_pool4, upscore_pool4, fuse_pool3 and final, as the variant has them. ``contributions`` holds
+    the final scores split by source (conv7, pool4, pool3), summing to ``steps['final']``.
+    """
+
+    variant: str
+    steps: dict[str, ScoreMap]
+    contributions: dict[str, np.ndarray]
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One variant's answer on one image: labels, confidence (softmax margin), and scores."""
+
+    variant: str
+    labels: np.ndarray      # H×W uint8 class indices
+    confidence: np.ndarray  # H×W float32: top-1 minus top-2 softmax probability
+    entropy: np.ndarray     # H×W float32: softmax entropy in nats
+    scores: np.ndarray      # C×H×W float32 final class scores (logits)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.labels.shape  # type: ignore[return-value]
+
+    def class_fractions(self, n_class: int) -> np.ndarray:
+        """Share of pixels per class."""
+        counts = np.bincount(self.labels.ravel(), minlength=n_class)[:n_class]
+        return counts / max(1, self.labels.size)

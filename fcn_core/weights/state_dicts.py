@@ -1,0 +1,59 @@
+"""Fitting a state dict into a module, with one clear sentence when it does not fit."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .errors import WeightsError
+
+
+def _short(keys: list[str], n: int = 4) -> str:
+    return ", ".join(keys[:n]) + (f" and {len(keys) - n} more" if len(keys) > n else "")
+
+
+def fit_state_dict(module: nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
+    """Load ``state`` into ``module`` exactly, or raise :class:`WeightsError` naming what differs.
+
+    fc6/fc7 weights stored as fully connected matrices are reshaped to their convolution form.
+    """
+    expected = module.state_dict()
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    problems = []
+    if missing:
+        problems.append(f"missing {_short(missing)}")
+    if unexpected:
+        problems.append(f"unexpected {_short(unexpected)}")
+    fitted: dict[str, torch.Tensor] = {}
+    bad_shapes = []
+    for k, want in expected.items():
+        got = state.get(k)
+        if got is None:
+            continue
+        if not isinstance(got, torch.Tensor):
+            bad_shapes.append(f"{k} is not a tensor")
+            continue
+        if tuple(got.shape) != tuple(want.shape):
+            if got.numel() == want.numel() and k.split(".")[-2] in ("fc6", "fc7"):
+                got = got.reshape(want.shape)
+            else:
+                bad_shapes.append(f"{k} is {tuple(got.shape)}, expected {tuple(want.shape)}")
+                continue
+        fitted[k] = got.to(want.dtype)
+    if bad_shapes:
+        problems.append("wrong shapes: " + "; ".join(bad_shapes[:3]) + (" …" if len(bad_shapes) > 3 else ""))
+    if problems:
+        raise WeightsError(f"{source} does not fit this network: " + "; ".join(problems))
+    module.load_state_dict(fitted, strict=True)
+
+
+def safe_torch_load(path, source: str) -> object:
+    """``torch.load`` of an untrusted file: tensors and plain containers only, never code."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - any failure of an untrusted file is the file's fault
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        if "weights only" in reason.lower() or "weights_only" in reason.lower() or "unsupported global" in reason.lower():
+            raise WeightsError(f"{source} is a pickle that holds more than weights (it could run code), so it was not loaded") from None
+        raise WeightsError(f"{source} is not a readable PyTorch checkpoint ({reason[:160]})") from None
