@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Sequence
 
 import torch
+from torch import nn
 
 from ..bundle import FCNBundle
 from ..metadata import ModelMeta, VariantSpec, voc_meta
@@ -14,7 +15,7 @@ from ..preprocessing import Preprocessing
 from .caffemodel import read_caffemodel
 from .errors import WeightsError
 from .native import bundle_from_native, is_native
-from .public_nets import BACKBONE_PREFIXES, PublicNet, public_net
+from .public_nets import PublicNet, public_net
 from .state_dicts import fit_state_dict, safe_torch_load
 from .vgg16 import is_torchvision_vgg16
 
@@ -74,11 +75,11 @@ def bundle_from_public_nets(nets: Sequence[PublicNet]) -> FCNBundle:
         else voc_meta(specs, nets[0].width, source)
     bundle = FCNBundle(meta)
     for net, spec in zip(nets, specs):
-        backbone_state = {k: v for k, v in net.state.items() if k.startswith(BACKBONE_PREFIXES)}
-        head_state = {k: v for k, v in net.state.items() if not k.startswith(BACKBONE_PREFIXES)}
-        fit_state_dict(bundle.backbones[spec.backbone], backbone_state, net.source)
-        fit_state_dict(bundle.heads[spec.name], head_state, net.source)
-    return bundle
+        view = nn.Module()  # the backbone's and the head's layers side by side, as torchfcn names them
+        for name, layer in [*bundle.backbones[spec.backbone].named_children(), *bundle.heads[spec.name].named_children()]:
+            view.add_module(name, layer)
+        fit_state_dict(view, net.state, net.source)
+    return bundle.eval()
 
 
 def load_bundle(paths: Sequence[str | Path], at_once: bool = False) -> FCNBundle:

@@ -47,7 +47,7 @@ def bundle_from_native(obj: dict, source: str) -> FCNBundle:
         raise WeightsError(f"{source} has no state_dict")
     bundle = FCNBundle(meta)
     fit_state_dict(bundle, state, source)
-    return bundle
+    return bundle.eval()
 
 
 def load_checkpoint(path: str | Path) -> tuple[FCNBundle, dict | None]:

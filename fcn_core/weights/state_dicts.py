@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 from torch import nn
 
@@ -51,7 +53,9 @@ def fit_state_dict(module: nn.Module, state: dict[str, torch.Tensor], source: st
 def safe_torch_load(path, source: str) -> object:
     """``torch.load`` of an untrusted file: tensors and plain containers only, never code."""
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - any failure of an untrusted file is the file's fault
         reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         if "weights only" in reason.lower() or "weights_only" in reason.lower() or "unsupported global" in reason.lower():
