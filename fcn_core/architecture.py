@@ -92,6 +92,10 @@ class VGG16Backbone(nn.Module):
         self.fc7 = nn.Conv2d(fc, fc, 1)
         self.drop6 = nn.Dropout2d()
         self.drop7 = nn.Dropout2d()
+        for m in self.modules():  # He initialisation: keeps a plain 15-layer ReLU stack trainable from scratch
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+                nn.init.zeros_(m.bias)
         self.pool3_channels = blocks[2]
         self.pool4_channels = blocks[3]
         self.conv7_channels = fc

@@ -59,7 +59,11 @@ class Preprocessing:
         t = torch.as_tensor(images)
         if t.ndim == 3:
             t = t.unsqueeze(0)
-        t = t.to(device, non_blocking=True).permute(0, 3, 1, 2).float()
+        return self.normalize(t.to(device, non_blocking=True).permute(0, 3, 1, 2), dtype)
+
+    def normalize(self, t: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        """RGB N×3×H×W (uint8 values 0–255) → normalised float N×3×H×W on the same device."""
+        t = t.float()
         if self.channel_order == "BGR":
             t = t.flip(1)
         if self.value_range != 255.0:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from . import info, predict
+from . import evaluate, info, make_demo_data, predict, train
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    for module in (predict, info):
+    for module in (predict, info, make_demo_data, train, evaluate):
         module.register(sub)

@@ -1,0 +1,43 @@
+"""Writing generated scenes as a VOC-layout dataset."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import cv2
+import numpy as np
+
+from .atomic import atomic_write_bytes
+from .image_io import write_label_png
+from .palette import full_palette
+from .scenes import SCENE_CLASSES, SCENE_COLORS, make_scene
+from .voc_dataset import VOCLayout
+
+
+def write_scene_dataset(out: str | Path, count: int, seed: int, split: str = "train", size: tuple[int, int] = (160, 160),
+                        progress: Callable[[int, int], None] | None = None) -> list[str]:
+    """Write ``count`` scenes of series ``seed`` into ``out`` (VOC layout) and list them in split ``split``.
+
+    Ids are ``s<seed>_<index>``, so several seeds can share one folder as different splits.
+    """
+    if count < 1:
+        raise ValueError("count must be at least 1")
+    layout = VOCLayout(Path(out))
+    layout.make_dirs()
+    layout.write_classes(SCENE_CLASSES, SCENE_COLORS)
+    palette = full_palette(np.array(SCENE_COLORS))
+    ids = []
+    for i in range(count):
+        scene = make_scene(seed, i, size)
+        item = f"s{seed}_{i:05d}"
+        ok, jpg = cv2.imencode(".jpg", cv2.cvtColor(scene.image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 95])
+        if not ok:
+            raise OSError(f"could not encode scene {item}")
+        atomic_write_bytes(layout.images / f"{item}.jpg", jpg.tobytes())
+        write_label_png(layout.labels / f"{item}.png", scene.labels, palette)
+        ids.append(item)
+        if progress:
+            progress(i + 1, count)
+    layout.write_split(split, ids)
+    return ids

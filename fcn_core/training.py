@@ -1,0 +1,242 @@
+"""Training FCNs: joint heads on one backbone, or the paper's staged 32s → 16s → 8s schedule.
+
+:meth:`Trainer.run` is a generator: it yields :class:`TrainProgress` after every step so a caller
+(the CLI, or a GUI worker) can show progress and stop between steps by simply not resuming it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator
+
+import torch
+from torch.nn import functional as F
+
+from .architecture import VARIANTS
+from .bundle import FCNBundle
+from .device import resolve_device
+from .engine import Engine
+from .evaluation import evaluate
+from .metadata import ModelMeta, VariantSpec
+from .palette import VOC_CLASSES, VOID, voc_colormap
+from .preprocessing import Preprocessing
+from .voc_dataset import VOCLayout, VOCSegmentationFolder, train_transforms
+from .weights import WeightsError, load_checkpoint, load_vgg16_into, read_weights_file, save_checkpoint
+from .weights.loading import bundle_from_public_nets
+from .weights.public_nets import PublicNet
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run depends on (saved in the checkpoint, so a run can resume)."""
+
+    data: str
+    out: str
+    split: str = "train"
+    val_split: str | None = "val"
+    init: str | None = None
+    variants: tuple[str, ...] = VARIANTS
+    mode: str = "joint"  # joint: all heads on one shared backbone; staged: 32s, then 16s from it, then 8s
+    width: float = 0.125
+    device: str = "auto"
+    iterations: int = 2000  # per stage in staged mode
+    batch: int = 8
+    crop: int = 160
+    optimizer: str = "adam"  # adam, or sgd (the paper's: momentum 0.99, weight decay 5e-4)
+    lr: float = 1e-3
+    momentum: float = 0.99
+    weight_decay: float = 5e-4
+    seed: int = 0
+    checkpoint_every: int = 250
+
+    def __post_init__(self) -> None:
+        self.variants = tuple(v for v in VARIANTS if v in self.variants)
+        if not self.variants:
+            raise ValueError("choose at least one of the variants 32s, 16s, 8s")
+        if self.mode not in ("joint", "staged"):
+            raise ValueError(f"mode must be joint or staged, not {self.mode!r}")
+        if self.optimizer not in ("adam", "sgd"):
+            raise ValueError(f"optimizer must be adam or sgd, not {self.optimizer!r}")
+        if self.iterations < 1 or self.batch < 1 or self.crop < 8:
+            raise ValueError("iterations and batch must be positive, crop at least 8")
+
+
+@dataclass(frozen=True)
+class TrainProgress:
+    """One step of training (or the final evaluation)."""
+
+    stage: str
+    step: int
+    total: int
+    loss: float
+    images_per_s: float
+    done: bool = False
+    metrics: dict = field(default_factory=dict)
+
+
+def _dataset_classes(layout: VOCLayout) -> tuple[tuple[str, ...], tuple[tuple[int, int, int], ...]]:
+    found = layout.read_classes()
+    if found:
+        return found
+    return VOC_CLASSES, tuple(tuple(int(x) for x in c) for c in voc_colormap(len(VOC_CLASSES)))
+
+
+def _initial_bundle(cfg: TrainConfig, variants: tuple[str, ...], classes, colors) -> FCNBundle:
+    """A fresh bundle, or one started from --init (a checkpoint, public nets or an ImageNet VGG16)."""
+    specs = tuple(VariantSpec(v) for v in variants)
+    if cfg.init is None:
+        return FCNBundle(ModelMeta(classes, colors, Preprocessing.imagenet(), specs, cfg.width, "trained by FCN Workbench"))
+    item = read_weights_file(cfg.init)
+    if isinstance(item, dict):  # torchvision VGG16: ImageNet preprocessing, full width
+        bundle = FCNBundle(ModelMeta(classes, colors, Preprocessing.imagenet(), specs, 1.0,
+                                     f"initialised from {Path(cfg.init).name}"))
+        load_vgg16_into(bundle.backbones["shared"], item, Path(cfg.init).name)
+        for head in bundle.heads.values():  # new score layers start at zero, as in the paper
+            with torch.no_grad():
+                head.score_fr.weight.zero_()
+                head.score_fr.bias.zero_()
+            head.zero_skip_scores()
+        return bundle
+    bundle = bundle_from_public_nets([item]) if isinstance(item, PublicNet) else item
+    if bundle.meta.classes != tuple(classes):
+        raise WeightsError(f"{Path(cfg.init).name} has classes {', '.join(bundle.meta.classes)}, "
+                           f"but the data has {', '.join(classes)}")
+    return bundle
+
+
+def _grow_stage(prev: FCNBundle, variant: str) -> FCNBundle:
+    """The next net of the staged schedule, initialised from the previous one with zeroed skips."""
+    meta = replace(prev.meta, variants=(VariantSpec(variant),))
+    nxt = FCNBundle(meta)
+    nxt.backbones["shared"].load_state_dict(prev.backbones["shared"].state_dict())
+    old_head = prev.heads[prev.meta.variant_names[0]]
+    new_head = nxt.heads[variant]
+    shared = {k: v for k, v in old_head.state_dict().items()
+              if k in new_head.state_dict() and not k.startswith(("upscore.", "upscore16.", "upscore8."))}
+    new_head.load_state_dict({**new_head.state_dict(), **shared})
+    if variant == "8s":
+        new_head.score_pool3.weight.data.zero_()
+        new_head.score_pool3.bias.data.zero_()
+    else:
+        new_head.zero_skip_scores()
+    return nxt
+
+
+def _infinite_batches(dataset, batch: int, seed: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    g = torch.Generator().manual_seed(seed)
+    loader = torch.utils.data.DataLoader(dataset, batch_size=batch, shuffle=True, generator=g, drop_last=len(dataset) >= batch)
+    while True:
+        yield from loader
+
+
+class Trainer:
+    """Trains a bundle as a :class:`TrainConfig` says, writing resumable checkpoints to ``cfg.out``."""
+
+    def __init__(self, cfg: TrainConfig, resume: bool = False) -> None:
+        self.cfg = cfg
+        self.device = resolve_device(cfg.device)
+        self.layout = VOCLayout(Path(cfg.data))
+        self.classes, self.colors = _dataset_classes(self.layout)
+        self.dataset = VOCSegmentationFolder(cfg.data, cfg.split, train_transforms(cfg.crop))
+        if not len(self.dataset):
+            raise ValueError(f"split {cfg.split!r} of {cfg.data} is empty")
+        self.stages = [(v,) for v in cfg.variants] if cfg.mode == "staged" else [cfg.variants]
+        self.stage_index, self.step = 0, 0
+        self.resume_state: dict | None = None
+        if resume and Path(cfg.out).exists():
+            bundle, state = load_checkpoint(cfg.out)
+            if not state:
+                raise ValueError(f"{cfg.out} holds no training state to resume from")
+            self.bundle = bundle
+            self.stage_index, self.step = int(state["stage"]), int(state["step"])
+            self.resume_state = state
+        else:
+            self.bundle = _initial_bundle(cfg, self.stages[0], self.classes, self.colors)
+        self.final_bundles: list[FCNBundle] = []
+        self.last_loss = math.nan
+
+    def _optimizer(self, bundle: FCNBundle) -> torch.optim.Optimizer:
+        params = [p for p in bundle.parameters() if p.requires_grad]
+        if self.cfg.optimizer == "sgd":
+            return torch.optim.SGD(params, lr=self.cfg.lr, momentum=self.cfg.momentum, weight_decay=self.cfg.weight_decay)
+        return torch.optim.Adam(params, lr=self.cfg.lr)
+
+    def _save(self, bundle: FCNBundle, opt: torch.optim.Optimizer) -> None:
+        state = {"stage": self.stage_index, "step": self.step, "optimizer": opt.state_dict(),
+                 "config": json.dumps(asdict(self.cfg)), "done_stages": json.dumps([b.meta.to_dict() for b in self.final_bundles])}
+        save_checkpoint(bundle, self.cfg.out, train_state=state)
+
+    def _loss(self, bundle: FCNBundle, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        x = bundle.meta.preprocessing.normalize(images.to(self.device)).contiguous(memory_format=torch.channels_last)
+        y = labels.to(self.device)
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
+            outs = bundle.forward_all(x)
+        return sum(F.cross_entropy(o.float(), y, ignore_index=VOID) for o in outs.values())
+
+    def run(self) -> Iterator[TrainProgress]:
+        """Train every stage, yielding progress after each step; the last item carries the metrics."""
+        torch.manual_seed(self.cfg.seed + self.stage_index)
+        batches = _infinite_batches(self.dataset, self.cfg.batch, self.cfg.seed + self.step)
+        for si in range(self.stage_index, len(self.stages)):
+            self.stage_index = si
+            stage = "+".join(self.stages[si])
+            bundle = self.bundle.to(self.device, memory_format=torch.channels_last).train()
+            opt = self._optimizer(bundle)
+            if self.resume_state is not None:
+                opt.load_state_dict(self.resume_state["optimizer"])
+                self.resume_state = None
+            total = self.cfg.iterations
+            sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: (1 - min(s, total - 1) / total) ** 0.9,
+                                                      last_epoch=self.step - 1 if self.step else -1)
+            while self.step < total:
+                t0 = time.perf_counter()
+                images, labels = next(batches)
+                loss = self._loss(bundle, images, labels)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                sched.step()
+                self.step += 1
+                self.last_loss = float(loss.detach())
+                if not math.isfinite(self.last_loss):
+                    raise FloatingPointError(f"the loss diverged at step {self.step} of stage {stage}; lower --lr")
+                if self.step % self.cfg.checkpoint_every == 0:
+                    self._save(bundle, opt)
+                yield TrainProgress(stage, self.step, total, self.last_loss, len(images) / (time.perf_counter() - t0))
+            self.final_bundles.append(bundle.eval().cpu())
+            self.step = 0
+            if si + 1 < len(self.stages):
+                self.bundle = _grow_stage(bundle.cpu(), self.stages[si + 1][0])
+        final = self._assemble()
+        metrics = self._evaluate(final)
+        final.meta = final.meta.with_provenance(
+            trained_on=f"{self.layout.root.name} (split {self.cfg.split}, {len(self.dataset)} images)",
+            date=datetime.now(timezone.utc).strftime("%Y-%m-%d"),
+            recipe=f"{self.cfg.mode}, {self.cfg.iterations} iterations{' per stage' if self.cfg.mode == 'staged' else ''}, "
+                   f"batch {self.cfg.batch}, crop {self.cfg.crop}, {self.cfg.optimizer} lr {self.cfg.lr:g}, seed {self.cfg.seed}",
+            **({"metrics": metrics, "metrics_split": self.cfg.val_split} if metrics else {}),
+        )
+        save_checkpoint(final, self.cfg.out)
+        self.bundle = final
+        yield TrainProgress("done", 0, 0, self.last_loss, 0.0, done=True, metrics=metrics)
+
+    def _assemble(self) -> FCNBundle:
+        """Joint: the one bundle. Staged: each stage's net as a variant with its own backbone."""
+        if len(self.final_bundles) == 1:
+            return self.final_bundles[0]
+        specs = tuple(VariantSpec(b.meta.variant_names[0], f"fcn{b.meta.variant_names[0]}") for b in self.final_bundles)
+        bundle = FCNBundle(replace(self.final_bundles[0].meta, variants=specs))
+        for spec, part in zip(specs, self.final_bundles):
+            bundle.backbones[spec.backbone].load_state_dict(part.backbones["shared"].state_dict())
+            bundle.heads[spec.name].load_state_dict(part.heads[spec.name].state_dict())
+        return bundle.eval()
+
+    def _evaluate(self, bundle: FCNBundle) -> dict:
+        if not self.cfg.val_split or not (self.layout.splits / f"{self.cfg.val_split}.txt").exists():
+            return {}
+        return evaluate(Engine(bundle, self.cfg.device, precision="fp32"), self.cfg.data, self.cfg.val_split)
