@@ -1,0 +1,72 @@
+"""The scene generator and its VOC-layout dataset."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import torch
+from PIL import Image
+
+from fcn_core.demo_data import write_scene_dataset
+from fcn_core.palette import VOID
+from fcn_core.scenes import _BASE_COLOR, SCENE_CLASSES, make_scene
+from fcn_core.voc_dataset import VOCSegmentationFolder, train_transforms
+
+
+def test_scenes_are_deterministic_and_seeds_differ():
+    a, b = make_scene(5, 3), make_scene(5, 3)
+    assert np.array_equal(a.image, b.image) and np.array_equal(a.labels, b.labels)
+    c = make_scene(6, 3)
+    assert not np.array_equal(a.image, c.image)
+
+
+def test_labels_match_the_pictures():
+    """Where a class is labelled, the picture shows that class's colour, and void lies on boundaries."""
+    sums = {k: np.zeros(3) for k in _BASE_COLOR}
+    counts = dict.fromkeys(_BASE_COLOR, 0)
+    seen = set()
+    for i in range(30):
+        s = make_scene(11, i)
+        assert s.image.shape == (160, 160, 3) and s.labels.shape == (160, 160)
+        assert set(np.unique(s.labels)) <= set(range(len(SCENE_CLASSES))) | {VOID}
+        for k in _BASE_COLOR:
+            m = s.labels == k
+            sums[k] += s.image[m].sum(0)
+            counts[k] += int(m.sum())
+        seen |= set(np.unique(s.labels).tolist())
+        void = s.labels == VOID
+        if void.any():  # void pixels sit next to labelled foreground
+            fg = (s.labels != 0) & ~void
+            near = cv2.dilate(fg.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+            assert near[void].mean() > 0.9
+    assert seen >= set(range(len(SCENE_CLASSES))) | {VOID}
+    bases = np.array([_BASE_COLOR[k] for k in _BASE_COLOR], float)
+    for j, k in enumerate(_BASE_COLOR):
+        mean = sums[k] / counts[k]
+        assert np.argmin(np.linalg.norm(bases - mean, axis=1)) == j, (SCENE_CLASSES[k], mean)
+
+
+def test_thin_and_small_classes_are_thin_and_small():
+    widths = {1: [], 2: [], 5: []}
+    for i in range(20):
+        s = make_scene(12, i)
+        for k in widths:
+            m = (s.labels == k).astype(np.uint8)
+            if m.any():
+                widths[k].append(cv2.distanceTransform(m, cv2.DIST_L2, 3).max())
+    assert np.median(widths[2]) <= 3.5 and max(widths[2]) <= 5  # wires: 2–3 px across (thicker at joints)
+    assert np.median(widths[1]) >= 12  # next to large blobs
+    assert max(widths[5]) <= 7.5  # dots: radius under 8 px
+
+
+def test_dataset_written_in_voc_layout(tmp_path):
+    ids = write_scene_dataset(tmp_path, 4, seed=3, split="val")
+    assert (tmp_path / "ImageSets/Segmentation/val.txt").read_text().split() == ids
+    with Image.open(tmp_path / "SegmentationClass" / f"{ids[0]}.png") as im:
+        assert im.mode == "P"
+        assert np.array_equal(np.array(im), make_scene(3, 0).labels)
+    ds = VOCSegmentationFolder(tmp_path, "val", train_transforms(64))
+    img, lab = ds[1]
+    assert img.dtype == torch.uint8 and tuple(img.shape) == (3, 64, 64)
+    assert lab.dtype == torch.int64 and tuple(lab.shape) == (64, 64)
+    assert set(lab.unique().tolist()) <= set(range(7)) | {VOID}

@@ -1,0 +1,72 @@
+"""The trainer and the eval command, in CPU-sized runs."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from fcn_core import load_checkpoint
+from fcn_core.cli import main as core_main
+from fcn_core.demo_data import write_scene_dataset
+from fcn_core.training import TrainConfig, Trainer
+
+
+@pytest.fixture(scope="module")
+def scenes(tmp_path_factory):
+    root = tmp_path_factory.mktemp("scenes")
+    write_scene_dataset(root, 6, seed=1, split="train", size=(64, 64))
+    write_scene_dataset(root, 3, seed=2, split="val", size=(64, 64))
+    return root
+
+
+def _cfg(scenes, out, **kw):
+    base = dict(data=str(scenes), out=str(out), width=0.0625, iterations=25, batch=2, crop=48, device="cpu",
+                lr=2e-3, checkpoint_every=10, seed=0)
+    return TrainConfig(**{**base, **kw})
+
+
+def test_a_few_iterations_lower_the_loss(scenes, tmp_path):
+    torch.manual_seed(0)
+    trainer = Trainer(_cfg(scenes, tmp_path / "m.pt", iterations=40, batch=4, crop=64))
+    losses = [p.loss for p in trainer.run() if not p.done]
+    assert np.mean(losses[-8:]) < np.mean(losses[:8])
+    bundle, state = load_checkpoint(tmp_path / "m.pt")
+    assert state is None  # the final file is the finished model
+    assert set(bundle.meta.provenance["metrics"]) == {"32s", "16s", "8s"}
+    assert bundle.meta.classes[2] == "wire"
+
+
+def test_staged_schedule_builds_separate_nets(scenes, tmp_path):
+    trainer = Trainer(_cfg(scenes, tmp_path / "s.pt", mode="staged", iterations=3, val_split=None))
+    stages = [p.stage for p in trainer.run()]
+    assert stages[:3] == ["32s"] * 3 and stages[3:6] == ["16s"] * 3 and stages[-1] == "done"
+    bundle, _ = load_checkpoint(tmp_path / "s.pt")
+    assert len(bundle.backbones) == 3
+
+
+def test_resume_continues_from_saved_state(scenes, tmp_path):
+    out = tmp_path / "r.pt"
+    run = Trainer(_cfg(scenes, out, iterations=20, val_split=None)).run()
+    for p in run:
+        if p.step == 12:
+            break  # "killed" after the checkpoint at step 10
+    _, state = load_checkpoint(out)
+    assert state["step"] == 10
+    resumed = Trainer(_cfg(scenes, out, iterations=20, val_split=None), resume=True)
+    steps = [p.step for p in resumed.run() if not p.done]
+    assert steps[0] == 11 and steps[-1] == 20
+
+
+def test_eval_json_has_the_fields(scenes, tmp_path, capsys):
+    out = tmp_path / "e.pt"
+    list(Trainer(_cfg(scenes, out, iterations=2, val_split=None)).run())
+    assert core_main(["eval", "--data", str(scenes), "--split", "val", "--weights", str(out), "--json",
+                      "--device", "cpu"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert set(data) == {"32s", "16s", "8s"}
+    for m in data.values():
+        assert set(m) == {"pixel_acc", "mean_acc", "mean_iu", "fw_iu", "per_class_iu"}
+        assert len(m["per_class_iu"]) == 7
