@@ -1,0 +1,48 @@
+"""How predictions are drawn: display settings and the indexed overlay (index image + RGBA LUT)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyqtgraph as pg
+
+from fcn_core import Prediction
+
+from .overlay import VOID, label_lut, outline_mask
+
+MODES = ("labels", "confidence", "entropy")
+
+
+@dataclass(frozen=True)
+class DisplaySettings:
+    """What the overlay shows and how."""
+
+    opacity: float = 0.55
+    outline: bool = False
+    hidden: frozenset[int] = field(default_factory=frozenset)
+    mode: str = "labels"  # labels | confidence | entropy
+
+
+def _unsure_lut(opacity: float) -> np.ndarray:
+    """Magma colours: dark = sure, bright = unsure; alpha grows with unsureness."""
+    lut = pg.colormap.get("magma").getLookupTable(0.0, 1.0, 256, alpha=True).astype(np.float64)
+    lut[:, 3] = np.linspace(0.15, 1.0, 256) * 255 * opacity
+    return lut.astype(np.uint8)
+
+
+def overlay_for(pred: Prediction, palette: np.ndarray, s: DisplaySettings, n_class: int) -> tuple[np.ndarray, np.ndarray]:
+    """(uint8 index image, 256×4 LUT) for an ImageItem."""
+    if s.mode == "labels":
+        lut = label_lut(palette, set(s.hidden), s.opacity)
+        if not s.outline:
+            return pred.labels, lut
+        labels = np.where(outline_mask(pred.labels), pred.labels, VOID).astype(np.uint8)
+        lut[:, 3] = np.where(lut[:, 3] > 0, 255, 0)
+        lut[VOID, 3] = 0
+        return labels, lut
+    if s.mode == "confidence":
+        unsure = 1.0 - pred.confidence
+    else:
+        unsure = pred.entropy / max(np.log(max(n_class, 2)), 1e-6)
+    return np.clip(unsure * 255, 0, 255).astype(np.uint8), _unsure_lut(s.opacity)

@@ -1,0 +1,410 @@
+"""The Workbench window: wires the model service, the views and the controls together."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QCheckBox, QComboBox, QDockWidget, QFileDialog, QFormLayout, QLabel, QMainWindow, QMessageBox, QProgressBar,
+    QPushButton, QSlider, QStackedWidget, QVBoxLayout, QWidget,
+)
+
+from fcn_core import DEMO_MODEL, ModelMeta, SkipFusion, is_image_path
+
+from .actions import make_actions
+from .compare_view import CompareView
+from .display import MODES, DisplaySettings
+from .file_list import FileList
+from .legend import ClassLegend
+from .model_service import ImageResult, ModelService
+from .panes import pixel_at
+from .single_view import SingleView
+from .skip_view import SkipView
+
+VIEWS = ("single", "compare", "skips")
+RECENT_KEY = "recent_files"
+MAX_RECENT = 10
+
+
+def expand_paths(paths: list[Path]) -> list[Path]:
+    """Image files as given; folders become their images, sorted."""
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            out.extend(sorted(q for q in p.iterdir() if q.is_file() and is_image_path(q)))
+        else:
+            out.append(p)
+    return out
+
+
+class MainWindow(QMainWindow):
+    """Emits ``rendered`` once the current view shows the current image (used by --screenshot)."""
+
+    rendered = Signal()
+
+    def __init__(self, service: ModelService | None = None, settings: QSettings | None = None) -> None:
+        super().__init__()
+        self.setWindowTitle("FCN Workbench")
+        self.resize(1400, 880)
+        self.setAcceptDrops(True)
+        self.service = service or ModelService(self)
+        self.settings = settings or QSettings("FCN Workbench", "FCN Workbench")
+        self.meta: ModelMeta | None = None
+        self.palette = np.zeros((1, 3), np.uint8)
+        self.result: ImageResult | None = None
+        self.current_path: Path | None = None
+        self.variant = "8s"
+        self.view = "single"
+        self.display = DisplaySettings()
+        self.fusion: SkipFusion | None = None
+        self.last_error = ""
+        self._messages: list[QMessageBox] = []
+
+        self.actions = make_actions(self)
+        self._build_views()
+        self._build_docks()
+        self._build_menus()
+        self._build_status()
+        self._connect()
+        self._set_view("single")
+
+    # construction ------------------------------------------------------------------------------
+    def _build_views(self) -> None:
+        self.single = SingleView()
+        self.compare = CompareView()
+        self.skips = SkipView()
+        self.stack = QStackedWidget()
+        for w in (self.single, self.compare, self.skips):
+            self.stack.addWidget(w)
+        self.setCentralWidget(self.stack)
+
+    def _build_docks(self) -> None:
+        self.files = FileList()
+        left = QDockWidget("Images", self)
+        left.setObjectName("images")
+        left.setWidget(self.files)
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, left)
+
+        panel = QWidget()
+        form = QFormLayout()
+        self.mode_box = QComboBox()
+        self.mode_box.addItems(["class labels", "confidence (softmax margin)", "entropy"])
+        self.opacity = QSlider(Qt.Orientation.Horizontal)
+        self.opacity.setRange(0, 100)
+        self.opacity.setValue(int(self.display.opacity * 100))
+        self.outline_box = QCheckBox("outlines only")
+        form.addRow("Overlay", self.mode_box)
+        form.addRow("Opacity", self.opacity)
+        form.addRow("", self.outline_box)
+        self.legend = ClassLegend()
+        self.model_label = QLabel("No model loaded")
+        self.model_label.setWordWrap(True)
+        layout = QVBoxLayout(panel)
+        layout.addLayout(form)
+        layout.addWidget(QLabel("Classes (uncheck to hide)"))
+        layout.addWidget(self.legend, 1)
+        layout.addWidget(self.model_label)
+        right = QDockWidget("Display", self)
+        right.setObjectName("display")
+        right.setWidget(panel)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, right)
+
+    def _build_menus(self) -> None:
+        a = self.actions
+        p = a.plain
+        file_menu = self.menuBar().addMenu("&File")
+        for name in ("open", "open_folder"):
+            file_menu.addAction(p[name])
+        self.recent_menu = file_menu.addMenu("Open &recent")
+        file_menu.addSeparator()
+        for name in ("run_folder", "next", "prev"):
+            file_menu.addAction(p[name])
+        file_menu.addSeparator()
+        file_menu.addAction(p["quit"])
+        model_menu = self.menuBar().addMenu("&Model")
+        for name in ("load_weights", "load_demo", "model_info"):
+            model_menu.addAction(p[name])
+        dev = model_menu.addMenu("&Device")
+        for act in a.devices.values():
+            dev.addAction(act)
+        a.devices["auto"].setChecked(True)
+        view_menu = self.menuBar().addMenu("&View")
+        for act in [*a.views.values(), None, *a.variants.values(), None]:
+            view_menu.addSeparator() if act is None else view_menu.addAction(act)
+        for name in ("fit", "one_to_one", "outline", "cycle_mode"):
+            view_menu.addAction(p[name])
+        tb = self.addToolBar("Main")
+        tb.setObjectName("main_toolbar")
+        for act in [p["open"], p["open_folder"], p["run_folder"], None, *a.variants.values(), None,
+                    *a.views.values(), None, p["fit"], p["one_to_one"]]:
+            tb.addSeparator() if act is None else tb.addAction(act)
+        self._refresh_recent()
+
+    def _build_status(self) -> None:
+        sb = self.statusBar()
+        self.position_label = QLabel("")
+        self.busy = QProgressBar()
+        self.busy.setRange(0, 0)
+        self.busy.setMaximumWidth(120)
+        self.busy.setVisible(False)
+        self.folder_progress = QProgressBar()
+        self.folder_progress.setMaximumWidth(220)
+        self.folder_progress.setVisible(False)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setVisible(False)
+        sb.addWidget(self.position_label, 1)
+        sb.addPermanentWidget(self.folder_progress)
+        sb.addPermanentWidget(self.cancel_button)
+        sb.addPermanentWidget(self.busy)
+
+    def _connect(self) -> None:
+        a, p, s = self.actions, self.actions.plain, self.service
+        p["open"].triggered.connect(self._open_dialog)
+        p["open_folder"].triggered.connect(self._open_folder_dialog)
+        p["run_folder"].triggered.connect(self.run_all)
+        p["next"].triggered.connect(lambda: self.files.step(1))
+        p["prev"].triggered.connect(lambda: self.files.step(-1))
+        p["quit"].triggered.connect(self.close)
+        p["load_weights"].triggered.connect(self._load_weights_dialog)
+        p["load_demo"].triggered.connect(lambda: self.load_model([DEMO_MODEL]))
+        p["model_info"].triggered.connect(self._show_model_info)
+        p["fit"].triggered.connect(self.fit)
+        p["one_to_one"].triggered.connect(self.one_to_one)
+        p["outline"].toggled.connect(self.outline_box.setChecked)
+        p["cycle_mode"].triggered.connect(lambda: self.mode_box.setCurrentIndex((self.mode_box.currentIndex() + 1) % 3))
+        a.variant_group.triggered.connect(lambda act: self.set_variant(act.data()))
+        a.view_group.triggered.connect(lambda act: self._set_view(act.data()))
+        a.device_group.triggered.connect(lambda act: self.service.set_device(act.data()))
+        self.mode_box.currentIndexChanged.connect(lambda i: self._set_display(mode=MODES[i]))
+        self.opacity.valueChanged.connect(lambda v: self._set_display(opacity=v / 100))
+        self.outline_box.toggled.connect(lambda on: (p["outline"].setChecked(on), self._set_display(outline=on)))
+        self.legend.hiddenChanged.connect(lambda h: self._set_display(hidden=frozenset(h)))
+        self.files.activated_path.connect(self.show_path)
+        self.single.hovered.connect(self._hovered)
+        self.compare.grid.hovered.connect(self._hovered)
+        self.skips.classChanged.connect(lambda _c: None)
+        self.cancel_button.clicked.connect(s.cancel_folder)
+        s.modelChanged.connect(self._model_changed)
+        s.imageReady.connect(self._image_ready)
+        s.fusionReady.connect(self._fusion_ready)
+        s.failed.connect(self.show_error)
+        s.folderProgress.connect(self._folder_progress)
+        s.folderDone.connect(self._folder_done)
+        s.runner.busyChanged.connect(self.busy.setVisible)
+
+    # model -------------------------------------------------------------------------------------
+    def load_model(self, paths: list[Path], at_once: bool = False) -> None:
+        device = self.actions.device_group.checkedAction().data() if self.actions.device_group.checkedAction() else "auto"
+        self.model_label.setText("Loading model…")
+        self.service.load_model([Path(p) for p in paths], device, at_once)
+
+    def _model_changed(self, meta: ModelMeta) -> None:
+        self.meta = meta
+        self.palette = meta.palette()
+        self.legend.set_classes(meta.classes, self.palette)
+        self.skips.set_classes(meta.classes, default=min(2, meta.n_class - 1))
+        self.compare.set_variants(meta.variant_names)
+        for v, act in self.actions.variants.items():
+            act.setEnabled(v in meta.variant_names)
+        if self.variant not in meta.variant_names:
+            self.variant = meta.variant_names[-1]
+        self.actions.variants[self.variant].setChecked(True)
+        device = self.service.engine.device if self.service.engine else "?"
+        self.model_label.setText(f"<b>Model</b>: {', '.join('FCN-' + v for v in meta.variant_names)} · "
+                                 f"{meta.n_class} classes · width {meta.width:g} · {device}<br>"
+                                 f"<small>{meta.source}</small>")
+        self.result = None
+        self.fusion = None
+        if self.current_path is not None:
+            self.show_path(self.current_path)
+
+    def _show_model_info(self) -> None:
+        if self.meta is None:
+            self.show_error("No model is loaded.")
+            return
+        box = QMessageBox(QMessageBox.Icon.Information, "Model", self.meta.describe(), parent=self)
+        box.setModal(False)
+        box.show()
+        self._messages.append(box)
+
+    # images ------------------------------------------------------------------------------------
+    def open_paths(self, paths: list[Path]) -> None:
+        """Add images (folders expand) to the list and show the first new one."""
+        found = expand_paths(paths)
+        if not found:
+            self.show_error("No images found in " + ", ".join(str(p) for p in paths))
+            return
+        self.files.add_paths(found)
+        self._remember(found)
+        self.show_path(found[0])
+
+    def show_path(self, path: Path) -> None:
+        path = Path(path)
+        self.current_path = path
+        self.files.select(path)
+        self.fusion = None
+        cached = self.service.cached(path)
+        if cached is not None:
+            self._image_ready(cached)
+        elif self.meta is not None:
+            self.service.open_image(path)
+
+    def _image_ready(self, result: ImageResult) -> None:
+        self.files.set_status(result.path, "", result.image)
+        if result.path != self.current_path:
+            return
+        self.result = result
+        self._render()
+
+    def _fusion_ready(self, path: Path, fusion: SkipFusion) -> None:
+        if path == self.current_path and fusion.variant == self.variant:
+            self.fusion = fusion
+            self.skips.show_fusion(fusion)
+            if self.view == "skips":
+                self.rendered.emit()
+
+    def run_all(self) -> None:
+        if not self.files.paths:
+            self.show_error("Open some images first.")
+            return
+        self.folder_progress.setRange(0, len(self.files.paths))
+        self.folder_progress.setValue(0)
+        self.folder_progress.setVisible(True)
+        self.cancel_button.setVisible(True)
+        self.service.run_folder(list(self.files.paths))
+
+    def _folder_progress(self, done: int, total: int, name: str) -> None:
+        self.folder_progress.setValue(done)
+        self.folder_progress.setFormat(f"{done}/{total} {name}")
+
+    def _folder_done(self, ok: int, bad: int) -> None:
+        self.folder_progress.setVisible(False)
+        self.cancel_button.setVisible(False)
+        msg = "Cancelled." if ok < 0 else f"Segmented {ok} images" + (f"; {bad} could not be read." if bad else ".")
+        self.statusBar().showMessage(msg, 8000)
+
+    # display -----------------------------------------------------------------------------------
+    def set_variant(self, variant: str) -> None:
+        if self.meta is None or variant not in self.meta.variant_names:
+            return
+        self.variant = variant
+        self.actions.variants[variant].setChecked(True)
+        if self.fusion is not None and self.fusion.variant != variant:
+            self.fusion = None
+        self._render()
+
+    def _set_view(self, view: str) -> None:
+        self.view = view
+        self.actions.views[view].setChecked(True)
+        self.stack.setCurrentIndex(VIEWS.index(view))
+        self._render()
+
+    def _set_display(self, **changes) -> None:
+        new = replace(self.display, **changes)
+        if new != self.display:
+            self.display = new
+            self._render()
+
+    def _render(self) -> None:
+        r = self.result
+        if r is None or self.meta is None:
+            return
+        n = self.meta.n_class
+        self.legend.set_fractions(r.predictions[self.variant].class_fractions(n))
+        if self.view == "single":
+            self.single.show_result(r, self.variant, self.palette, self.display, n)
+        elif self.view == "compare":
+            self.compare.show_result(r, self.palette, self.display, n)
+        else:
+            if self.fusion is None:
+                self.service.request_fusion(r.path, self.variant)
+                return
+            self.skips.show_fusion(self.fusion)
+        self.rendered.emit()
+
+    def _grid(self):
+        return {"single": self.single, "compare": self.compare.grid, "skips": self.skips.grid}[self.view]
+
+    def fit(self) -> None:
+        self._grid().fit_all()
+
+    def one_to_one(self) -> None:
+        self._grid().one_to_one_all()
+
+    def _hovered(self, pos) -> None:
+        r = self.result
+        px = pixel_at(pos, r.image.shape[:2] if r is not None else None)
+        if px is None or self.meta is None or r is None:
+            self.position_label.setText("")
+            return
+        x, y = px
+        pred = r.predictions[self.variant]
+        cls = int(pred.labels[y, x])
+        rgb = r.image[y, x]
+        self.position_label.setText(
+            f"x {x}  y {y}   RGB ({rgb[0]}, {rgb[1]}, {rgb[2]})   FCN-{self.variant}: {self.meta.classes[cls]}   "
+            f"score {pred.scores[cls, y, x]:.2f}   confidence {pred.confidence[y, x]:.2f}   entropy {pred.entropy[y, x]:.2f}")
+
+    # messages, dialogs, settings ---------------------------------------------------------------
+    def show_error(self, message: str) -> None:
+        """Tell the user without blocking the event loop; the window keeps its state."""
+        self.last_error = message
+        self.model_label.setText(self.model_label.text().replace("Loading model…", "No model loaded"))
+        self.statusBar().showMessage(message, 10000)
+        box = QMessageBox(QMessageBox.Icon.Warning, "FCN Workbench", message, parent=self)
+        box.setModal(False)
+        box.show()
+        self._messages = [m for m in self._messages if m.isVisible()] + [box]
+
+    def _open_dialog(self) -> None:
+        files, _ = QFileDialog.getOpenFileNames(self, "Open images", "", "Images (*.jpg *.jpeg *.png *.bmp *.tif *.tiff *.webp *.gif);;All files (*)")
+        if files:
+            self.open_paths([Path(f) for f in files])
+
+    def _open_folder_dialog(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open folder")
+        if folder:
+            self.open_paths([Path(folder)])
+
+    def _load_weights_dialog(self) -> None:
+        files, _ = QFileDialog.getOpenFileNames(self, "Load weights (up to three public nets form one bundle)", "",
+                                                "Weights (*.pt *.pth *.caffemodel);;All files (*)")
+        if files:
+            self.load_model([Path(f) for f in files])
+
+    def _remember(self, paths: list[Path]) -> None:
+        recent = [str(p) for p in paths[:1]] + [r for r in self.recent() if r not in {str(p) for p in paths[:1]}]
+        self.settings.setValue(RECENT_KEY, recent[:MAX_RECENT])
+        self._refresh_recent()
+
+    def recent(self) -> list[str]:
+        value = self.settings.value(RECENT_KEY, [])
+        return [value] if isinstance(value, str) else list(value or [])
+
+    def _refresh_recent(self) -> None:
+        self.recent_menu.clear()
+        for r in self.recent():
+            self.recent_menu.addAction(r, lambda r=r: self.open_paths([Path(r)]))
+        self.recent_menu.setEnabled(bool(self.recent()))
+
+    def dragEnterEvent(self, event) -> None:  # noqa: N802
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:  # noqa: N802
+        paths = [Path(u.toLocalFile()) for u in event.mimeData().urls() if u.isLocalFile()]
+        if paths:
+            self.open_paths(paths)
+
+    def closeEvent(self, event) -> None:  # noqa: N802
+        self.service.cancel_folder()
+        self.service.runner.wait(5000)
+        super().closeEvent(event)
+
+    def wait_idle(self, timeout_ms: int = 30000) -> None:
+        """Let queued work finish (for tests and screenshots)."""
+        QTimer.singleShot(0, lambda: None)
+        self.service.runner.wait(timeout_ms)

@@ -1,0 +1,146 @@
+"""The GUI's one door to the model: loads weights, analyses images and folders off the GUI thread."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+
+from fcn_core import Analysis, Engine, ModelMeta, Prediction, SkipFusion, load_bundle, read_image
+
+from .tasks import JobContext, TaskRunner
+
+
+@dataclass(frozen=True)
+class ImageResult:
+    """An opened image and every variant's prediction on it."""
+
+    path: Path
+    image: np.ndarray
+    predictions: dict[str, Prediction]
+
+
+class ModelService(QObject):
+    """Owns the engine and a small cache of analysed images; all heavy work goes through ``runner``."""
+
+    modelChanged = Signal(object)           # ModelMeta
+    imageReady = Signal(object)             # ImageResult
+    fusionReady = Signal(object, object)    # Path, SkipFusion
+    failed = Signal(str)
+    folderProgress = Signal(int, int, str)  # done, total, current file
+    folderDone = Signal(int, int)           # analysed, failed
+
+    CACHE_SIZE = 6
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.runner = TaskRunner(self)
+        self.engine: Engine | None = None
+        self._analyses: OrderedDict[Path, Analysis] = OrderedDict()
+        self._folder_job: JobContext | None = None
+        self.weights: list[Path] = []
+
+    @property
+    def meta(self) -> ModelMeta | None:
+        return self.engine.meta if self.engine else None
+
+    # model -----------------------------------------------------------------------------------
+    def load_model(self, paths: list[Path], device: str = "auto", at_once: bool = False) -> None:
+        def job(ctx: JobContext) -> Engine:
+            return Engine(load_bundle(paths, at_once), device)
+
+        def done(engine: Engine) -> None:
+            self.engine = engine
+            self.weights = list(paths)
+            self._analyses.clear()
+            self.modelChanged.emit(engine.meta)
+
+        self.runner.submit(job, done, lambda msg: self.failed.emit(f"Could not load the model: {msg}"))
+
+    def set_device(self, device: str) -> None:
+        """Reload the current weights on another device."""
+        if self.weights:
+            self.load_model(self.weights, device)
+
+    # images ----------------------------------------------------------------------------------
+    def _analysis(self, path: Path) -> Analysis:
+        engine = self.engine
+        assert engine is not None
+        if path in self._analyses:
+            self._analyses.move_to_end(path)
+            return self._analyses[path]
+        analysis = engine.analyze(read_image(path))
+        self._analyses[path] = analysis
+        while len(self._analyses) > self.CACHE_SIZE:
+            self._analyses.popitem(last=False)
+        return analysis
+
+    def cached(self, path: Path) -> ImageResult | None:
+        """The result for ``path`` if every variant is already computed (no work, no thread)."""
+        a = self._analyses.get(Path(path))
+        if a is None or self.engine is None or set(a.predictions) != set(self.engine.variants):
+            return None
+        return ImageResult(Path(path), a.image, dict(a.predictions))
+
+    def open_image(self, path: Path) -> None:
+        """Analyse one image (all variants); emits imageReady or failed."""
+        if self.engine is None:
+            self.failed.emit("No model is loaded.")
+            return
+        engine = self.engine
+        path = Path(path)
+
+        def job(ctx: JobContext) -> ImageResult:
+            analysis = self._analysis(path)
+            return ImageResult(path, analysis.image, engine.predict_all(analysis))
+
+        self.runner.submit(job, self.imageReady.emit, lambda msg: self.failed.emit(msg))
+
+    def request_fusion(self, path: Path, variant: str) -> None:
+        """Skip-fusion steps of one variant on an opened image; emits fusionReady."""
+        if self.engine is None:
+            return
+        engine = self.engine
+        path = Path(path)
+
+        def job(ctx: JobContext) -> SkipFusion:
+            return engine.fusion(self._analysis(path), variant)
+
+        self.runner.submit(job, lambda f: self.fusionReady.emit(path, f), lambda msg: self.failed.emit(msg))
+
+    def run_folder(self, paths: list[Path]) -> None:
+        """Analyse many images with progress; cancellable with :meth:`cancel_folder`."""
+        if self.engine is None:
+            self.failed.emit("No model is loaded.")
+            return
+        engine = self.engine
+
+        def job(ctx: JobContext) -> tuple[int, int]:
+            ok = bad = 0
+            for i, path in enumerate(paths):
+                ctx.progress(i, len(paths), path.name)
+                try:
+                    engine.predict_all(self._analysis(path))
+                    self._analyses[path].release_features()
+                    ok += 1
+                except ValueError:
+                    bad += 1
+            ctx.progress(len(paths), len(paths), "")
+            return ok, bad
+
+        def finished(result: tuple[int, int]) -> None:
+            self._folder_job = None
+            self.folderDone.emit(*result)
+
+        def cancelled() -> None:
+            self._folder_job = None
+            self.folderDone.emit(-1, -1)
+
+        self._folder_job = self.runner.submit(job, finished, self.failed.emit, self.folderProgress.emit, cancelled)
+
+    def cancel_folder(self) -> None:
+        if self._folder_job is not None:
+            self._folder_job.cancel()
