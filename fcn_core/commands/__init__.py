@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from . import evaluate, info, make_demo_data, predict, train
+from . import bench, evaluate, info, make_demo_data, predict, train
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    for module in (predict, info, make_demo_data, train, evaluate):
+    for module in (predict, info, make_demo_data, train, evaluate, bench):
         module.register(sub)
