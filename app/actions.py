@@ -17,6 +17,7 @@ ACTION_SPECS: dict[str, tuple[str, str | QKeySequence.StandardKey | None, str]] 
     "quit": ("&Quit", QKeySequence.StandardKey.Quit, "Quit"),
     "load_weights": ("&Load weights…", "Ctrl+L", "Load a checkpoint, torchfcn .pth or .caffemodel files (select up to three to bundle)"),
     "load_demo": ("Load &demo model", None, "The bundled demo model"),
+    "at_once": ("FCN-8s weights are &at-once", None, "Treat FCN-8s public weights as the at-once net (pool scaling)"),
     "model_info": ("Model &info", "Ctrl+I", "What the loaded model holds"),
     "fit": ("&Fit", "F", "Fit the image in the view"),
     "one_to_one": ("&1:1", "Ctrl+0", "One image pixel per screen pixel"),
@@ -65,6 +66,7 @@ def make_actions(parent: QObject) -> Actions:
         a.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
         plain[name] = a
     plain["outline"].setCheckable(True)
+    plain["at_once"].setCheckable(True)
     variants, vgroup = _group(parent, {v: (f"FCN-{v}", k) for v, k in VARIANT_KEYS.items()})
     views, view_group = _group(parent, VIEW_SPECS)
     devices, dgroup = _group(parent, {d: (d, "") for d in DEVICE_CHOICES})

@@ -125,7 +125,7 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         file_menu.addAction(p["quit"])
         model_menu = self.menuBar().addMenu("&Model")
-        for name in ("load_weights", "load_demo", "model_info"):
+        for name in ("load_weights", "load_demo", "at_once", "model_info"):
             model_menu.addAction(p[name])
         dev = model_menu.addMenu("&Device")
         for act in a.devices.values():
@@ -373,7 +373,7 @@ class MainWindow(QMainWindow):
         files, _ = QFileDialog.getOpenFileNames(self, "Load weights (up to three public nets form one bundle)", "",
                                                 "Weights (*.pt *.pth *.caffemodel);;All files (*)")
         if files:
-            self.load_model([Path(f) for f in files])
+            self.load_model([Path(f) for f in files], self.actions.plain["at_once"].isChecked())
 
     def _remember(self, paths: list[Path]) -> None:
         recent = [str(p) for p in paths[:1]] + [r for r in self.recent() if r not in {str(p) for p in paths[:1]}]

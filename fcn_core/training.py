@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
+import numpy as np
 import torch
 from torch.nn import functional as F
 
@@ -53,6 +54,7 @@ class TrainConfig:
     weight_decay: float = 5e-4
     seed: int = 0
     checkpoint_every: int = 250
+    class_weights: str = "none"  # none, or balanced: sqrt of median-frequency balancing (helps thin, rare classes)
 
     def __post_init__(self) -> None:
         self.variants = tuple(v for v in VARIANTS if v in self.variants)
@@ -62,6 +64,8 @@ class TrainConfig:
             raise ValueError(f"mode must be joint or staged, not {self.mode!r}")
         if self.optimizer not in ("adam", "sgd"):
             raise ValueError(f"optimizer must be adam or sgd, not {self.optimizer!r}")
+        if self.class_weights not in ("none", "balanced"):
+            raise ValueError(f"class weights must be none or balanced, not {self.class_weights!r}")
         if self.iterations < 1 or self.batch < 1 or self.crop < 8:
             raise ValueError("iterations and batch must be positive, crop at least 8")
 
@@ -127,6 +131,19 @@ def _grow_stage(prev: FCNBundle, variant: str) -> FCNBundle:
     return nxt
 
 
+def balanced_class_weights(dataset: VOCSegmentationFolder, n_class: int, max_items: int = 300) -> torch.Tensor:
+    """sqrt(median frequency / frequency) per class, from up to ``max_items`` label maps, clipped to [0.1, 10]."""
+    counts = np.zeros(n_class, np.float64)
+    for i in range(min(len(dataset), max_items)):
+        labels = dataset.load(i)[1]
+        counts += np.bincount(labels[labels < n_class].ravel(), minlength=n_class)[:n_class]
+    freq = counts / max(counts.sum(), 1)
+    present = freq > 0
+    w = np.ones(n_class)
+    w[present] = np.sqrt(np.median(freq[present]) / freq[present])
+    return torch.tensor(np.clip(w, 0.1, 10.0), dtype=torch.float32)
+
+
 def _infinite_batches(dataset, batch: int, seed: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     g = torch.Generator().manual_seed(seed)
     loader = torch.utils.data.DataLoader(dataset, batch_size=batch, shuffle=True, generator=g, drop_last=len(dataset) >= batch)
@@ -158,6 +175,8 @@ class Trainer:
         else:
             self.bundle = _initial_bundle(cfg, self.stages[0], self.classes, self.colors)
         self.final_bundles: list[FCNBundle] = []
+        self.class_weights = (balanced_class_weights(self.dataset, len(self.classes)).to(self.device)
+                              if cfg.class_weights == "balanced" else None)
         self.last_loss = math.nan
 
     def _optimizer(self, bundle: FCNBundle) -> torch.optim.Optimizer:
@@ -176,7 +195,7 @@ class Trainer:
         y = labels.to(self.device)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
             outs = bundle.forward_all(x)
-        return sum(F.cross_entropy(o.float(), y, ignore_index=VOID) for o in outs.values())
+        return sum(F.cross_entropy(o.float(), y, weight=self.class_weights, ignore_index=VOID) for o in outs.values())
 
     def run(self) -> Iterator[TrainProgress]:
         """Train every stage, yielding progress after each step; the last item carries the metrics."""

@@ -28,6 +28,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--crop", type=int, default=d.crop)
     p.add_argument("--optimizer", choices=("adam", "sgd"), default=d.optimizer)
     p.add_argument("--lr", type=float, default=d.lr)
+    p.add_argument("--class-weights", choices=("none", "balanced"), default=d.class_weights,
+                   help="balanced: weight the loss by sqrt(median frequency / class frequency)")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--split", default=d.split)
     p.add_argument("--val-split", default=d.val_split)
@@ -41,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
         data=str(args.data), out=str(args.out), split=args.split, val_split=args.val_split or None, init=args.init,
         variants=tuple(args.variants), mode=args.mode, width=args.width, device=args.device, iterations=args.iterations,
         batch=args.batch, crop=args.crop, optimizer=args.optimizer, lr=args.lr, seed=args.seed,
-        checkpoint_every=args.checkpoint_every)
+        checkpoint_every=args.checkpoint_every, class_weights=args.class_weights)
     trainer = Trainer(cfg, resume=args.resume)
     print(f"training {cfg.mode} {', '.join(cfg.variants)} on {len(trainer.dataset)} images, device {trainer.device}")
     for p in trainer.run():
