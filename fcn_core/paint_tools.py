@@ -1,0 +1,80 @@
+"""The masks the correction tools paint: brush dabs, flood fill, polygons, GrabCut refinement (numpy/OpenCV)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+
+def disc_mask(shape: tuple[int, int], x: float, y: float, radius: float) -> tuple[np.ndarray, tuple[int, int]]:
+    """A round brush dab: the boolean mask of its bounding box and the box's top-left (x0, y0), clipped."""
+    h, w = shape
+    r = max(0.5, float(radius))
+    x0, y0 = max(0, int(np.floor(x - r))), max(0, int(np.floor(y - r)))
+    x1, y1 = min(w, int(np.ceil(x + r)) + 1), min(h, int(np.ceil(y + r)) + 1)
+    if x1 <= x0 or y1 <= y0:
+        return np.zeros((0, 0), bool), (x0, y0)
+    yy, xx = np.mgrid[y0:y1, x0:x1]
+    return (xx + 0.5 - x) ** 2 + (yy + 0.5 - y) ** 2 <= r * r, (x0, y0)
+
+
+def segment_indices(shape: tuple[int, int], p0: tuple[float, float], p1: tuple[float, float], radius: float) -> np.ndarray:
+    """Flat indices covered by a brush dragged from p0 to p1 (dabs every half radius)."""
+    n = max(1, int(np.ceil(np.hypot(p1[0] - p0[0], p1[1] - p0[1]) / max(0.5, radius / 2))))
+    parts = []
+    for t in np.linspace(0, 1, n + 1):
+        mask, (x0, y0) = disc_mask(shape, p0[0] + t * (p1[0] - p0[0]), p0[1] + t * (p1[1] - p0[1]), radius)
+        ys, xs = np.nonzero(mask)
+        parts.append((ys + y0) * shape[1] + xs + x0)
+    return np.unique(np.concatenate(parts)) if parts else np.zeros(0, np.int64)
+
+
+def restrict(index: np.ndarray, labels: np.ndarray, only_class: int | None) -> np.ndarray:
+    """"Preserve other labels": keep only the pixels currently of ``only_class`` (all when None)."""
+    if only_class is None:
+        return index
+    return index[labels.reshape(-1)[index] == only_class]
+
+
+def flood_fill_mask(labels: np.ndarray, x: int, y: int) -> np.ndarray:
+    """The 4-connected region of equal label containing (x, y)."""
+    h, w = labels.shape
+    mask = np.zeros((h + 2, w + 2), np.uint8)
+    cv2.floodFill(labels.copy(), mask, (int(x), int(y)), 0, 0, 0, 4 | cv2.FLOODFILL_MASK_ONLY | (1 << 8))
+    return mask[1:-1, 1:-1].astype(bool)
+
+
+def polygon_mask(shape: tuple[int, int], points: list[tuple[float, float]]) -> np.ndarray:
+    """The pixels inside a polygon or lasso (image coordinates)."""
+    mask = np.zeros(shape, np.uint8)
+    if len(points) >= 3:
+        pts = np.round(np.asarray(points, np.float64) * 16).astype(np.int32)
+        cv2.fillPoly(mask, [pts], 1, lineType=cv2.LINE_8, shift=4)
+    return mask.astype(bool)
+
+
+def grabcut_refine(image: np.ndarray, region: np.ndarray, iterations: int = 4) -> np.ndarray:
+    """Refine a rough region to the image's edges with GrabCut; returns the foreground mask.
+
+    Pixels well inside ``region`` are probable foreground, a band around it probable background,
+    everything further away is fixed background.
+    """
+    region = region.astype(np.uint8)
+    if region.sum() == 0:
+        return region.astype(bool)
+    k = np.ones((5, 5), np.uint8)
+    inner = cv2.erode(region, k, iterations=2)
+    outer = cv2.dilate(region, k, iterations=4)
+    mask = np.full(region.shape, cv2.GC_BGD, np.uint8)
+    mask[outer > 0] = cv2.GC_PR_BGD
+    mask[region > 0] = cv2.GC_PR_FGD
+    mask[inner > 0] = cv2.GC_FGD
+    if not (mask == cv2.GC_PR_BGD).any() or not ((mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD)).any():
+        return region.astype(bool)
+    bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+    bgr = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
+    try:
+        cv2.grabCut(bgr, mask, None, bgd, fgd, iterations, cv2.GC_INIT_WITH_MASK)
+    except cv2.error:
+        return region.astype(bool)
+    return (mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD)

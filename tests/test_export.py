@@ -1,0 +1,79 @@
+"""The workspace (atomic saves) and the VOC export, read back by torchvision."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from fcn_core.export import export_dataset, import_export
+from fcn_core.label_document import LabelDocument
+from fcn_core.palette import voc_colormap
+from fcn_core.workspace import Workspace
+
+CLASSES = ("background", "a", "b", "c")
+COLORS = tuple(tuple(int(x) for x in c) for c in voc_colormap(4))
+
+
+@pytest.fixture
+def folder(tmp_path):
+    rng = np.random.default_rng(0)
+    for i in range(5):
+        Image.fromarray(rng.integers(0, 255, (30 + i, 40, 3), dtype=np.uint8)).save(tmp_path / f"im{i}.png")
+    return tmp_path
+
+
+def _correct(folder, name, value):
+    ws = Workspace.beside(folder)
+    with Image.open(folder / name) as im:
+        w, h = im.size
+    doc = LabelDocument(np.zeros((h, w), np.uint8), n_class=4)
+    doc.paint(index=np.arange(0, 200), value=value)
+    ws.save(folder / name, doc, np.asarray(COLORS), CLASSES)
+    return doc
+
+
+def test_workspace_round_trip_and_checks(folder):
+    doc = _correct(folder, "im0.png", 2)
+    ws = Workspace.beside(folder)
+    labels, verified = ws.load(folder / "im0.png", doc.shape, 4)
+    assert np.array_equal(labels, doc.labels) and np.array_equal(verified, doc.verified)
+    assert not list(ws.root.glob("*.tmp"))
+    with pytest.raises(ValueError, match="differ|is 40×30"):
+        ws.load(folder / "im0.png", (31, 40), 4)
+    with pytest.raises(ValueError, match="beyond"):
+        ws.load(folder / "im0.png", doc.shape, 2)
+
+
+def test_export_is_read_by_torchvision_with_identical_pixels(folder, tmp_path_factory):
+    from torchvision.datasets import VOCSegmentation
+
+    docs = {f"im{i}": _correct(folder, f"im{i}.png", 1 + i % 3) for i in range(4)}
+    out = tmp_path_factory.mktemp("export") / "VOCdevkit" / "VOC2012"
+    summary = export_dataset(folder, out, CLASSES, COLORS, val_fraction=0.25, seed=1)
+    assert summary.written == 4 and len(summary.val) == 1 and not set(summary.train) & set(summary.val)
+    for split, ids in (("train", summary.train), ("val", summary.val)):
+        ds = VOCSegmentation(str(out.parent.parent), year="2012", image_set=split, download=False)
+        assert len(ds) == len(ids)
+        for k, item in enumerate(ids):
+            img, target = ds[k]
+            assert target.mode == "P"
+            assert np.array_equal(np.array(target), docs[item].labels)
+            assert img.size == target.size
+    labels, verified = import_export(out, "im1")
+    assert np.array_equal(labels, docs["im1"].labels) and np.array_equal(verified, docs["im1"].verified)
+    with pytest.raises(ValueError, match="already holds a dataset"):
+        export_dataset(folder, out, CLASSES, COLORS)
+
+
+def test_only_verified_marks_the_rest_void(folder, tmp_path_factory):
+    _correct(folder, "im0.png", 3)
+    out = tmp_path_factory.mktemp("ov")
+    export_dataset(folder, out, CLASSES, COLORS, val_fraction=0, only_verified=True)
+    labels, verified = import_export(out, "im0")
+    assert (labels[~verified] == 255).all() and (labels[verified] == 3).all()
+
+
+def test_nothing_to_export(folder, tmp_path_factory):
+    with pytest.raises(ValueError, match="nothing to export"):
+        export_dataset(folder, tmp_path_factory.mktemp("e"), CLASSES, COLORS)
