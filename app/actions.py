@@ -23,6 +23,16 @@ ACTION_SPECS: dict[str, tuple[str, str | QKeySequence.StandardKey | None, str]] 
     "one_to_one": ("&1:1", "Ctrl+0", "One image pixel per screen pixel"),
     "outline": ("&Outline", "O", "Draw class outlines instead of filled regions"),
     "cycle_mode": ("Cycle &overlay", "M", "Labels → confidence → entropy"),
+    "edit": ("&Correct labels", "E", "Edit mode: paint corrections (number keys pick classes)"),
+    "finish_polygon": ("Finish &polygon", "Return", "Fill the polygon drawn so far"),
+    "refine": ("Refine to &edges", "R", "GrabCut: snap the polygon (or the current class) to the image's edges"),
+    "brush_smaller": ("Smaller brush", "[", "Brush radius down"),
+    "brush_bigger": ("Bigger brush", "]", "Brush radius up"),
+    "export": ("&Export dataset…", "Ctrl+E", "Write the corrected labels as a VOC-layout dataset"),
+}
+TOOL_SPECS = {
+    "brush": ("&Brush", "B"), "eraser": ("E&raser", "X"), "fill": ("&Fill", "G"), "polygon": ("&Polygon", "P"),
+    "eyedropper": ("Eye&dropper", "I"), "take_variant": ("&Take variant here", "T"),
 }
 VARIANT_KEYS = {"32s": "1", "16s": "2", "8s": "3"}
 VIEW_SPECS = {"single": ("&Single", "S"), "compare": ("&Compare", "C"), "skips": ("S&kip fusion", "K")}
@@ -38,6 +48,9 @@ class Actions:
     view_group: QActionGroup
     devices: dict[str, QAction]
     device_group: QActionGroup
+    tools: dict[str, QAction]
+    tool_group: QActionGroup
+    classes: list[QAction]
 
 
 def _group(parent: QObject, specs: dict[str, tuple[str, str]]) -> tuple[dict[str, QAction], QActionGroup]:
@@ -67,7 +80,26 @@ def make_actions(parent: QObject) -> Actions:
         plain[name] = a
     plain["outline"].setCheckable(True)
     plain["at_once"].setCheckable(True)
+    plain["edit"].setCheckable(True)
     variants, vgroup = _group(parent, {v: (f"FCN-{v}", k) for v, k in VARIANT_KEYS.items()})
     views, view_group = _group(parent, VIEW_SPECS)
     devices, dgroup = _group(parent, {d: (d, "") for d in DEVICE_CHOICES})
-    return Actions(plain, variants, vgroup, views, view_group, devices, dgroup)
+    tools, tgroup = _group(parent, TOOL_SPECS)
+    classes = []
+    for digit in range(10):
+        a = QAction(f"Class {digit}", parent)
+        a.setShortcut(QKeySequence(str(digit)))
+        a.setData(digit)
+        a.setEnabled(False)  # enabled in edit mode, where digits pick classes and Alt+digit picks variants
+        classes.append(a)
+    return Actions(plain, variants, vgroup, views, view_group, devices, dgroup, tools, tgroup, classes)
+
+
+def set_edit_shortcuts(actions: Actions, editing: bool) -> None:
+    """Digits pick classes while editing and variants otherwise (then Alt+digit picks variants)."""
+    for v, a in actions.variants.items():
+        a.setShortcut(QKeySequence(("Alt+" if editing else "") + VARIANT_KEYS[v]))
+    for a in actions.classes:
+        a.setEnabled(editing)
+    for a in actions.tools.values():
+        a.setEnabled(editing)

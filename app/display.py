@@ -31,16 +31,21 @@ def _unsure_lut(opacity: float) -> np.ndarray:
     return lut.astype(np.uint8)
 
 
+def label_overlay(labels: np.ndarray, palette: np.ndarray, s: DisplaySettings) -> tuple[np.ndarray, np.ndarray]:
+    """(uint8 index image, 256×4 LUT) of a label map: filled at the set opacity, or outlines only."""
+    lut = label_lut(palette, set(s.hidden), s.opacity)
+    if not s.outline:
+        return labels, lut
+    edges = np.where(outline_mask(labels), labels, VOID).astype(np.uint8)
+    lut[:, 3] = np.where(lut[:, 3] > 0, 255, 0)
+    lut[VOID, 3] = 0
+    return edges, lut
+
+
 def overlay_for(pred: Prediction, palette: np.ndarray, s: DisplaySettings, n_class: int) -> tuple[np.ndarray, np.ndarray]:
     """(uint8 index image, 256×4 LUT) for an ImageItem."""
     if s.mode == "labels":
-        lut = label_lut(palette, set(s.hidden), s.opacity)
-        if not s.outline:
-            return pred.labels, lut
-        labels = np.where(outline_mask(pred.labels), pred.labels, VOID).astype(np.uint8)
-        lut[:, 3] = np.where(lut[:, 3] > 0, 255, 0)
-        lut[VOID, 3] = 0
-        return labels, lut
+        return label_overlay(pred.labels, palette, s)
     if s.mode == "confidence":
         unsure = 1.0 - pred.confidence
     else:

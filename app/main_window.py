@@ -7,14 +7,18 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import (
     QCheckBox, QComboBox, QDockWidget, QFileDialog, QFormLayout, QLabel, QMainWindow, QMessageBox, QProgressBar,
     QPushButton, QSlider, QStackedWidget, QVBoxLayout, QWidget,
 )
 
 from fcn_core import DEMO_MODEL, ModelMeta, SkipFusion, is_image_path
+from fcn_core.export import export_dataset
 
-from .actions import make_actions
+from .actions import make_actions, set_edit_shortcuts
+from .edit_panel import EditPanel
+from .editor import Editor
 from .compare_view import CompareView
 from .display import MODES, DisplaySettings
 from .file_list import FileList
@@ -63,6 +67,8 @@ class MainWindow(QMainWindow):
         self.last_error = ""
         self._messages: list[QMessageBox] = []
 
+        self.editor = Editor(self)
+        self.editing = False
         self.actions = make_actions(self)
         self._build_views()
         self._build_docks()
@@ -106,6 +112,9 @@ class MainWindow(QMainWindow):
         layout.addLayout(form)
         layout.addWidget(QLabel("Classes (uncheck to hide)"))
         layout.addWidget(self.legend, 1)
+        self.edit_panel = EditPanel(self.editor)
+        self.edit_panel.setVisible(False)
+        layout.addWidget(self.edit_panel)
         layout.addWidget(self.model_label)
         right = QDockWidget("Display", self)
         right.setObjectName("display")
@@ -136,10 +145,22 @@ class MainWindow(QMainWindow):
             view_menu.addSeparator() if act is None else view_menu.addAction(act)
         for name in ("fit", "one_to_one", "outline", "cycle_mode"):
             view_menu.addAction(p[name])
+        edit_menu = self.menuBar().addMenu("&Correct")
+        undo = self.editor.undo_stack.createUndoAction(self, "&Undo")
+        undo.setShortcut(QKeySequence.StandardKey.Undo)
+        redo = self.editor.undo_stack.createRedoAction(self, "&Redo")
+        redo.setShortcut(QKeySequence.StandardKey.Redo)
+        for act in [p["edit"], None, *a.tools.values(), None, p["finish_polygon"], p["refine"], p["brush_smaller"],
+                    p["brush_bigger"], None, undo, redo, None, p["export"], *a.classes]:
+            edit_menu.addSeparator() if act is None else edit_menu.addAction(act)
+        for act in a.classes:
+            self.addAction(act)
+        a.tools["brush"].setChecked(True)
+        set_edit_shortcuts(a, False)
         tb = self.addToolBar("Main")
         tb.setObjectName("main_toolbar")
         for act in [p["open"], p["open_folder"], p["run_folder"], None, *a.variants.values(), None,
-                    *a.views.values(), None, p["fit"], p["one_to_one"]]:
+                    *a.views.values(), None, p["fit"], p["one_to_one"], None, p["edit"], *a.tools.values(), undo, redo]:
             tb.addSeparator() if act is None else tb.addAction(act)
         self._refresh_recent()
 
@@ -187,6 +208,18 @@ class MainWindow(QMainWindow):
         self.compare.grid.hovered.connect(self._hovered)
         self.skips.classChanged.connect(lambda _c: None)
         self.cancel_button.clicked.connect(s.cancel_folder)
+        p["edit"].toggled.connect(self.set_editing)
+        a.tool_group.triggered.connect(lambda act: setattr(self.editor.state, "tool", act.data()))
+        for act in a.classes:
+            act.triggered.connect(lambda _=False, c=act.data(): self._pick_class(c))
+        p["finish_polygon"].triggered.connect(self.editor.finish_polygon)
+        p["refine"].triggered.connect(self.editor.refine_to_edges)
+        p["brush_smaller"].triggered.connect(lambda: self.edit_panel.set_radius(self.editor.state.radius / 1.25))
+        p["brush_bigger"].triggered.connect(lambda: self.edit_panel.set_radius(self.editor.state.radius * 1.25 + 1))
+        p["export"].triggered.connect(self._export_dialog)
+        self.edit_panel.acceptRequested.connect(self.editor.accept_all)
+        self.editor.changed.connect(lambda _rect: self._render() if self.editing else None)
+        self.editor.saveFailed.connect(self.show_error)
         s.modelChanged.connect(self._model_changed)
         s.imageReady.connect(self._image_ready)
         s.fusionReady.connect(self._fusion_ready)
@@ -205,6 +238,7 @@ class MainWindow(QMainWindow):
         self.meta = meta
         self.palette = meta.palette()
         self.legend.set_classes(meta.classes, self.palette)
+        self.edit_panel.set_classes(meta.classes, self.palette)
         self.skips.set_classes(meta.classes, default=min(2, meta.n_class - 1))
         self.compare.set_variants(meta.variant_names)
         for v, act in self.actions.variants.items():
@@ -257,6 +291,8 @@ class MainWindow(QMainWindow):
         if result.path != self.current_path:
             return
         self.result = result
+        if self.editing:
+            self._open_in_editor()
         self._render()
 
     def _fusion_ready(self, path: Path, fusion: SkipFusion) -> None:
@@ -314,7 +350,10 @@ class MainWindow(QMainWindow):
             return
         n = self.meta.n_class
         self.legend.set_fractions(r.predictions[self.variant].class_fractions(n))
-        if self.view == "single":
+        if self.view == "single" and self.editing and self.editor.doc is not None and self.editor.path == r.path:
+            self.single.show_result(r, self.variant, self.palette, self.display, n)
+            self.single.show_labels(self.editor.doc.labels, self.palette, replace(self.display, mode="labels"))
+        elif self.view == "single":
             self.single.show_result(r, self.variant, self.palette, self.display, n)
         elif self.view == "compare":
             self.compare.show_result(r, self.palette, self.display, n)
@@ -334,7 +373,58 @@ class MainWindow(QMainWindow):
     def one_to_one(self) -> None:
         self._grid().one_to_one_all()
 
+    # correcting ---------------------------------------------------------------------------------
+    def set_editing(self, on: bool) -> None:
+        """Edit mode: the single view shows the corrected labels and the mouse paints."""
+        self.editing = on
+        self.actions.plain["edit"].setChecked(on)
+        set_edit_shortcuts(self.actions, on)
+        self.edit_panel.setVisible(on)
+        self.single.pane.overlay_item.handler = self.editor if on else None
+        if on:
+            self._set_view("single")
+            self._open_in_editor()
+        else:
+            self.editor.close()
+            self.single.show_brush(None, None)
+        self._render()
+
+    def _open_in_editor(self) -> None:
+        r = self.result
+        if r is None or self.meta is None or self.editor.path == r.path:
+            return
+        try:
+            self.editor.open(r.path, r.image, r.predictions, self.meta.classes, self.palette, self.variant)
+        except ValueError as e:
+            self.show_error(str(e))
+
+    def _pick_class(self, cls: int) -> None:
+        if self.meta is not None and cls < self.meta.n_class:
+            self.edit_panel.class_box.setCurrentIndex(cls)
+
+    def _export_dialog(self) -> None:
+        if self.current_path is None or self.meta is None:
+            self.show_error("Open and correct some images first.")
+            return
+        self.editor.save()
+        out = QFileDialog.getExistingDirectory(self, "Export the corrected labels to (an empty folder)")
+        if out:
+            self.export_to(Path(out))
+
+    def export_to(self, out: Path, only_verified: bool = False) -> None:
+        """Export the current folder's corrections off the GUI thread."""
+        folder, meta = self.current_path.parent, self.meta
+        self.service.runner.submit(
+            lambda ctx: export_dataset(folder, out, meta.classes, meta.colors, only_verified=only_verified,
+                                       progress=lambda i, n: ctx.progress(i, n)),
+            lambda summary: self.statusBar().showMessage(
+                f"Exported {summary.written} images ({len(summary.train)} train, {len(summary.val)} val) to {out}", 10000),
+            lambda msg: self.show_error(f"Export failed: {msg}"))
+
     def _hovered(self, pos) -> None:
+        tool = self.editor.state.tool
+        self.single.show_brush(pos if self.editing and tool in ("brush", "eraser", "take_variant") else None,
+                               self.editor.state.radius)
         r = self.result
         px = pixel_at(pos, r.image.shape[:2] if r is not None else None)
         if px is None or self.meta is None or r is None:
@@ -400,6 +490,7 @@ class MainWindow(QMainWindow):
             self.open_paths(paths)
 
     def closeEvent(self, event) -> None:  # noqa: N802
+        self.editor.save()
         self.service.cancel_folder()
         self.service.runner.wait(5000)
         super().closeEvent(event)

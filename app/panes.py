@@ -4,9 +4,42 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, Signal
+from PySide6.QtCore import QPointF, Qt, Signal
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
+
+
+class PaintableImageItem(pg.ImageItem):
+    """An ImageItem that hands left-button presses, drags and clicks to a tool handler when one is set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.handler = None  # object with press(x, y), move(x, y), release(); None: the view pans
+
+    def mouseDragEvent(self, ev) -> None:  # noqa: N802 - pyqtgraph naming
+        if self.handler is None or ev.button() != Qt.MouseButton.LeftButton:
+            ev.ignore()
+            return
+        ev.accept()
+        p = ev.pos()
+        if ev.isStart():
+            start = ev.buttonDownPos()
+            self.handler.press(start.x(), start.y())
+            self.handler.move(p.x(), p.y())
+        elif ev.isFinish():
+            self.handler.move(p.x(), p.y())
+            self.handler.release()
+        else:
+            self.handler.move(p.x(), p.y())
+
+    def mouseClickEvent(self, ev) -> None:  # noqa: N802
+        if self.handler is None or ev.button() != Qt.MouseButton.LeftButton:
+            ev.ignore()
+            return
+        ev.accept()
+        p = ev.pos()
+        self.handler.press(p.x(), p.y())
+        self.handler.release()
 
 
 class ImagePane(pg.ViewBox):
@@ -18,7 +51,7 @@ class ImagePane(pg.ViewBox):
         super().__init__(lockAspect=True, invertY=True, enableMenu=False)
         self.title = title
         self.image_item = pg.ImageItem()
-        self.overlay_item = pg.ImageItem()
+        self.overlay_item = PaintableImageItem()
         self.overlay_item.setZValue(10)
         self.addItem(self.image_item)
         self.addItem(self.overlay_item)

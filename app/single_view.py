@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pyqtgraph as pg
 
-from .display import DisplaySettings, overlay_for
+from PySide6.QtWidgets import QGraphicsEllipseItem
+
+from .display import DisplaySettings, label_overlay, overlay_for
 from .panes import ImagePane, PaneGrid
 
 
@@ -13,6 +16,11 @@ class SingleView(PaneGrid):
         super().__init__(parent)
         self.pane = self.add_pane(ImagePane())
         self._image_id: int | None = None
+        self.brush = QGraphicsEllipseItem()
+        self.brush.setPen(pg.mkPen("w", width=1.5, cosmetic=True))
+        self.brush.setZValue(30)
+        self.brush.setVisible(False)
+        self.pane.addItem(self.brush)
 
     def show_result(self, result, variant: str, palette: np.ndarray, settings: DisplaySettings, n_class: int) -> None:
         if result is None:
@@ -25,7 +33,21 @@ class SingleView(PaneGrid):
         self.set_overlay(result.predictions[variant], palette, settings, n_class)
 
     def set_overlay(self, pred, palette, settings: DisplaySettings, n_class: int) -> None:
-        index, lut = overlay_for(pred, palette, settings, n_class)
+        self._show_indexed(*overlay_for(pred, palette, settings, n_class))
+
+    def show_labels(self, labels: np.ndarray, palette: np.ndarray, settings: DisplaySettings) -> None:
+        """Draw a label map being edited (the array is shown as it changes)."""
+        self._show_indexed(*label_overlay(labels, palette, settings))
+
+    def show_brush(self, pos, radius: float | None) -> None:
+        """The brush outline at the cursor (radius None hides it)."""
+        if pos is None or radius is None:
+            self.brush.setVisible(False)
+            return
+        self.brush.setRect(pos[0] - radius, pos[1] - radius, 2 * radius, 2 * radius)
+        self.brush.setVisible(True)
+
+    def _show_indexed(self, index: np.ndarray, lut: np.ndarray) -> None:
         item = self.pane.overlay_item
         item.setLookupTable(lut, update=False)
         item.setImage(index, levels=(0, 255), autoLevels=False)

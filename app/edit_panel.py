@@ -1,0 +1,61 @@
+"""The correction controls: class, brush size, eraser target, preserve-other-labels, accept, export."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QCheckBox, QComboBox, QFormLayout, QGroupBox, QLabel, QPushButton, QSlider
+
+from .editor import Editor
+from .legend import swatch
+
+
+class EditPanel(QGroupBox):
+    """Controls bound to an :class:`Editor`'s tool state."""
+
+    acceptRequested = Signal()
+
+    def __init__(self, editor: Editor, parent=None) -> None:
+        super().__init__("Correct (E)", parent)
+        self.editor = editor
+        self.class_box = QComboBox()
+        self.size = QSlider(Qt.Orientation.Horizontal)
+        self.size.setRange(1, 100)
+        self.size.setValue(int(editor.state.radius))
+        self.void_box = QCheckBox("eraser paints void (255), not background")
+        self.preserve_box = QComboBox()
+        self.accept_button = QPushButton("Accept all as verified")
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+        form = QFormLayout(self)
+        form.addRow("Class", self.class_box)
+        form.addRow("Brush", self.size)
+        form.addRow("", self.void_box)
+        form.addRow("Paint over", self.preserve_box)
+        form.addRow(self.accept_button)
+        form.addRow(self.status)
+        self.class_box.currentIndexChanged.connect(self._class_changed)
+        self.size.valueChanged.connect(lambda v: setattr(editor.state, "radius", float(v)))
+        self.void_box.toggled.connect(lambda on: setattr(editor.state, "erase_to_void", on))
+        self.preserve_box.currentIndexChanged.connect(
+            lambda i: setattr(editor.state, "preserve", None if i <= 0 else i - 1))
+        self.accept_button.clicked.connect(self.acceptRequested.emit)
+        editor.classPicked.connect(self.class_box.setCurrentIndex)
+        editor.saved.connect(lambda name: self.status.setText(f"saved {name}"))
+        editor.saveFailed.connect(self.status.setText)
+
+    def set_classes(self, classes: tuple[str, ...], palette: np.ndarray) -> None:
+        self.class_box.clear()
+        self.preserve_box.clear()
+        self.preserve_box.addItem("any class")
+        for name, rgb in zip(classes, palette):
+            self.class_box.addItem(swatch(rgb), name)
+            self.preserve_box.addItem(swatch(rgb), f"only {name}")
+        self.class_box.setCurrentIndex(min(1, len(classes) - 1))
+
+    def set_radius(self, radius: float) -> None:
+        self.size.setValue(int(max(1, min(100, radius))))
+
+    def _class_changed(self, index: int) -> None:
+        if index >= 0:
+            self.editor.state.cls = index

@@ -1,0 +1,156 @@
+"""Correcting labels in the window with real mouse strokes: paint, fill, polygon, undo/redo, autosave."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+from PySide6.QtCore import QPointF, QSettings, Qt
+from PySide6.QtTest import QTest
+
+from app.main_window import MainWindow
+from fcn_core import FCNBundle, Workspace, save_checkpoint
+from fcn_core.export import import_export
+from tests.conftest import randomize, tiny_meta
+
+
+@pytest.fixture
+def win(qtbot, tmp_path):
+    model = tmp_path / "tiny.pt"
+    save_checkpoint(randomize(FCNBundle(tiny_meta(n_class=5))), model)
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(2):
+        Image.fromarray(rng.integers(0, 255, (60, 80, 3), dtype=np.uint8)).save(folder / f"p{i}.png")
+    w = MainWindow(settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(w)
+    w.resize(1300, 850)
+    w.show()
+    w.load_model([model])
+    qtbot.waitUntil(lambda: w.meta is not None, timeout=20000)
+    w.open_paths([folder])
+    qtbot.waitUntil(lambda: w.result is not None, timeout=20000)
+    w.set_editing(True)
+    qtbot.waitUntil(lambda: w.editor.doc is not None, timeout=5000)
+    yield w
+    w.editor.save()
+    w.service.runner.wait(10000)
+
+
+def _widget_pos(w, x, y):
+    view = w.single
+    scene = w.single.pane.mapViewToScene(QPointF(x, y))
+    return view.mapFromScene(scene)
+
+
+def _drag(qtbot, w, points):
+    vp = w.single.viewport()
+    first = _widget_pos(w, *points[0])
+    QTest.mousePress(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, first)
+    for x, y in points[1:]:
+        QTest.mouseMove(vp, _widget_pos(w, x, y))
+        qtbot.wait(5)
+    QTest.mouseRelease(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, _widget_pos(w, *points[-1]))
+
+
+def _click(qtbot, w, x, y):
+    QTest.mouseClick(w.single.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, _widget_pos(w, x, y))
+
+
+def test_brush_stroke_paints_one_undo_step(qtbot, win):
+    doc = win.editor.doc
+    before = doc.labels.copy()
+    qtbot.keyClick(win, Qt.Key.Key_4)  # number keys pick classes in edit mode
+    assert win.editor.state.cls == 4
+    win.edit_panel.set_radius(3)
+    _drag(qtbot, win, [(10, 30), (20, 30), (30, 30), (40, 30), (50, 30)])
+    assert (doc.labels[28:33, 15:45] == 4).all()
+    assert doc.verified[30, 30]
+    assert win.editor.undo_stack.count() == 1
+    win.editor.undo_stack.undo()
+    assert np.array_equal(doc.labels, before) and not doc.verified.any()
+    win.editor.undo_stack.redo()
+    assert (doc.labels[28:33, 15:45] == 4).all()
+    # the overlay shows the document, not the prediction
+    assert win.single.pane.overlay_item.image is doc.labels or np.array_equal(win.single.pane.overlay_item.image, doc.labels)
+
+
+def test_fill_polygon_preserve_and_take_variant(qtbot, win):
+    doc = win.editor.doc
+    win.actions.tools["polygon"].trigger()
+    qtbot.keyClick(win, Qt.Key.Key_2)
+    for x, y in [(5, 5), (30, 5), (30, 25), (5, 25)]:
+        _click(qtbot, win, x, y)
+    win.actions.plain["finish_polygon"].trigger()
+    assert (doc.labels[8:22, 8:27] == 2).all()
+    win.actions.tools["fill"].trigger()
+    qtbot.keyClick(win, Qt.Key.Key_3)
+    _click(qtbot, win, 15, 15)
+    assert (doc.labels[8:22, 8:27] == 3).all()
+    # preserve other labels: paint class 1 only over class 3
+    win.edit_panel.preserve_box.setCurrentIndex(1 + 3)
+    win.actions.tools["brush"].trigger()
+    qtbot.keyClick(win, Qt.Key.Key_1)
+    win.edit_panel.set_radius(20)
+    untouched = doc.labels[40:, :].copy()
+    _drag(qtbot, win, [(15, 15), (16, 16), (17, 40)])
+    assert (doc.labels[8:22, 8:27] == 1).all()
+    assert np.array_equal(doc.labels[40:, :][untouched != 3], untouched[untouched != 3])
+    win.edit_panel.preserve_box.setCurrentIndex(0)
+    # take this variant here
+    win.actions.tools["take_variant"].trigger()
+    win.editor.state.source_variant = "32s"
+    _drag(qtbot, win, [(60, 45), (61, 46), (62, 47)])
+    pred = win.result.predictions["32s"].labels
+    assert doc.labels[45, 60] == pred[45, 60]
+    assert win.editor.undo_stack.count() == 4
+
+
+def test_eyedropper_and_eraser_to_void(qtbot, win):
+    doc = win.editor.doc
+    doc.paint(index=np.arange(0, 80 * 10), value=2)
+    win.actions.tools["eyedropper"].trigger()
+    _click(qtbot, win, 10, 5)
+    assert win.editor.state.cls == 2
+    win.actions.tools["eraser"].trigger()
+    win.edit_panel.void_box.setChecked(True)
+    win.edit_panel.set_radius(2)
+    _drag(qtbot, win, [(40, 40), (41, 40), (45, 40)])
+    assert doc.labels[40, 42] == 255
+
+
+def test_autosave_and_switching_images_keep_edits(qtbot, win):
+    doc = win.editor.doc
+    first = win.editor.path
+    doc.paint(index=np.arange(100, 400), value=3)
+    qtbot.waitUntil(lambda: Workspace.beside(first.parent).has(first), timeout=3000)
+    win.actions.plain["next"].trigger()
+    qtbot.waitUntil(lambda: win.editor.path is not None and win.editor.path != first, timeout=20000)
+    win.actions.plain["prev"].trigger()
+    qtbot.waitUntil(lambda: win.editor.path == first, timeout=20000)
+    assert (win.editor.doc.labels.reshape(-1)[100:400] == 3).all()
+    assert win.editor.doc.verified.reshape(-1)[100:400].all()
+
+
+def test_export_from_the_window(qtbot, win, tmp_path):
+    win.editor.doc.paint(index=np.arange(0, 500), value=1)
+    win.editor.save()
+    out = tmp_path / "export"
+    win.export_to(out)
+    qtbot.waitUntil(lambda: (out / "ImageSets/Segmentation/trainval.txt").exists(), timeout=20000)
+    win.service.runner.wait(10000)
+    item = win.editor.path.stem
+    labels, verified = import_export(out, item)
+    assert np.array_equal(labels, win.editor.doc.labels) and np.array_equal(verified, win.editor.doc.verified)
+
+
+def test_failed_save_keeps_edits_and_tells(qtbot, win, monkeypatch):
+    def full_disk(*a, **k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Workspace, "save", full_disk)
+    win.editor.doc.paint(index=np.arange(0, 50), value=2)
+    assert not win.editor.save()
+    assert "No space left" in win.last_error
+    assert (win.editor.doc.labels.reshape(-1)[:50] == 2).all() and win.editor.unsaved
