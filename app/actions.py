@@ -29,6 +29,7 @@ ACTION_SPECS: dict[str, tuple[str, str | QKeySequence.StandardKey | None, str]] 
     "brush_smaller": ("Smaller brush", "[", "Brush radius down"),
     "brush_bigger": ("Bigger brush", "]", "Brush radius up"),
     "export": ("&Export dataset…", "Ctrl+E", "Write the corrected labels as a VOC-layout dataset"),
+    "finetune": ("&Fine-tune on my corrections…", "Ctrl+T", "Train the loaded model further on the corrected images"),
 }
 TOOL_SPECS = {
     "brush": ("&Brush", "B"), "eraser": ("E&raser", "X"), "fill": ("&Fill", "G"), "polygon": ("&Polygon", "P"),

@@ -22,6 +22,7 @@ from .editor import Editor
 from .compare_view import CompareView
 from .display import MODES, DisplaySettings
 from .file_list import FileList
+from .finetune_dialog import FineTuneDialog
 from .legend import ClassLegend
 from .model_service import ImageResult, ModelService
 from .panes import pixel_at
@@ -151,7 +152,7 @@ class MainWindow(QMainWindow):
         redo = self.editor.undo_stack.createRedoAction(self, "&Redo")
         redo.setShortcut(QKeySequence.StandardKey.Redo)
         for act in [p["edit"], None, *a.tools.values(), None, p["finish_polygon"], p["refine"], p["brush_smaller"],
-                    p["brush_bigger"], None, undo, redo, None, p["export"], *a.classes]:
+                    p["brush_bigger"], None, undo, redo, None, p["export"], p["finetune"], *a.classes]:
             edit_menu.addSeparator() if act is None else edit_menu.addAction(act)
         for act in a.classes:
             self.addAction(act)
@@ -217,6 +218,7 @@ class MainWindow(QMainWindow):
         p["brush_smaller"].triggered.connect(lambda: self.edit_panel.set_radius(self.editor.state.radius / 1.25))
         p["brush_bigger"].triggered.connect(lambda: self.edit_panel.set_radius(self.editor.state.radius * 1.25 + 1))
         p["export"].triggered.connect(self._export_dialog)
+        p["finetune"].triggered.connect(self.finetune)
         self.edit_panel.acceptRequested.connect(self.editor.accept_all)
         self.editor.changed.connect(lambda _rect: self._render() if self.editing else None)
         self.editor.saveFailed.connect(self.show_error)
@@ -420,6 +422,17 @@ class MainWindow(QMainWindow):
             lambda summary: self.statusBar().showMessage(
                 f"Exported {summary.written} images ({len(summary.train)} train, {len(summary.val)} val) to {out}", 10000),
             lambda msg: self.show_error(f"Export failed: {msg}"))
+
+    def finetune(self, iterations: int = 100) -> FineTuneDialog | None:
+        """Fine-tune the loaded model on this folder's corrections; load the result when it is done."""
+        if self.current_path is None or self.service.engine is None:
+            self.show_error("Open and correct some images first.")
+            return None
+        self.editor.save()
+        dialog = FineTuneDialog(self.service, self.current_path.parent, iterations, self)
+        dialog.finished_with.connect(lambda result: self.load_model([result.checkpoint]))
+        dialog.show()
+        return dialog
 
     def _hovered(self, pos) -> None:
         tool = self.editor.state.tool

@@ -154,7 +154,7 @@ def _infinite_batches(dataset, batch: int, seed: int) -> Iterator[tuple[torch.Te
 class Trainer:
     """Trains a bundle as a :class:`TrainConfig` says, writing resumable checkpoints to ``cfg.out``."""
 
-    def __init__(self, cfg: TrainConfig, resume: bool = False) -> None:
+    def __init__(self, cfg: TrainConfig, resume: bool = False, initial: FCNBundle | None = None) -> None:
         self.cfg = cfg
         self.device = resolve_device(cfg.device)
         self.layout = VOCLayout(Path(cfg.data))
@@ -172,6 +172,11 @@ class Trainer:
             self.bundle = bundle
             self.stage_index, self.step = int(state["stage"]), int(state["step"])
             self.resume_state = state
+        elif initial is not None:  # fine-tuning a model already in memory
+            if initial.meta.classes != tuple(self.classes):
+                raise ValueError("the data's classes differ from the model's: " + ", ".join(self.classes))
+            self.bundle = initial
+            self.stages = [initial.meta.variant_names]
         else:
             self.bundle = _initial_bundle(cfg, self.stages[0], self.classes, self.colors)
         self.final_bundles: list[FCNBundle] = []

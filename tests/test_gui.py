@@ -209,3 +209,14 @@ def test_screenshot_command(tmp_path, model_file, images):
     assert proc.returncode == 0, proc.stderr[-2000:]
     with Image.open(shot) as im:
         assert im.size[0] >= 1280 and im.size[1] >= 800
+
+
+def test_qt_binding_keeps_none_alive(qtbot):
+    """PySide6 6.12.0 dropped a reference to None on every void call, crashing long sessions (pinned <6.12)."""
+    from PySide6.QtWidgets import QLabel
+
+    label = QLabel()
+    before = sys.getrefcount(None)
+    for _ in range(3000):
+        label.setText("x")
+    assert before - sys.getrefcount(None) < 100

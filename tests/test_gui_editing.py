@@ -154,3 +154,19 @@ def test_failed_save_keeps_edits_and_tells(qtbot, win, monkeypatch):
     assert not win.editor.save()
     assert "No space left" in win.last_error
     assert (win.editor.doc.labels.reshape(-1)[:50] == 2).all() and win.editor.unsaved
+
+
+@pytest.mark.slow
+def test_finetune_from_the_window_loads_the_new_model(qtbot, win):
+    doc = win.editor.doc
+    doc.paint(index=np.arange(0, 2000), value=1)
+    win.actions.plain["next"].trigger()
+    qtbot.waitUntil(lambda: win.editor.path is not None and win.editor.path.name == "p1.png", timeout=20000)
+    win.editor.doc.paint(index=np.arange(0, 2000), value=2)
+    old_meta = win.meta
+    dialog = win.finetune(iterations=6)
+    qtbot.waitUntil(lambda: dialog.result is not None, timeout=120000)
+    assert dialog.result.checkpoint.exists()
+    assert "after" in dialog.label.text()
+    qtbot.waitUntil(lambda: win.meta is not old_meta, timeout=20000)
+    assert win.meta.provenance["recipe"].startswith("joint, 6 iterations")

@@ -1,0 +1,77 @@
+"""Fine-tune on my corrections: a progress dialog around fcn_core.finetune, off the GUI thread."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QDialog, QLabel, QProgressBar, QPushButton, QVBoxLayout
+
+from fcn_core.finetune import FineTuneResult, finetune_on_corrections
+
+from .model_service import ModelService
+from .tasks import JobContext
+
+
+def _metrics_line(name: str, metrics: dict) -> str:
+    if not metrics:
+        return f"{name}: no held-out images"
+    return f"{name}: " + ", ".join(f"FCN-{v} mean IU {100 * m['mean_iu']:.1f}" for v, m in metrics.items())
+
+
+class FineTuneDialog(QDialog):
+    """Runs the fine-tune, shows step and loss, cancels on request; emits ``finished_with`` on success."""
+
+    finished_with = Signal(object)  # FineTuneResult
+
+    def __init__(self, service: ModelService, folder: Path, iterations: int = 100, parent=None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Fine-tune on my corrections")
+        self.setMinimumWidth(460)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, iterations)
+        self.label = QLabel("Exporting the corrections…")
+        self.label.setWordWrap(True)
+        self.cancel_button = QPushButton("Cancel")
+        layout = QVBoxLayout(self)
+        for w in (self.label, self.progress, self.cancel_button):
+            layout.addWidget(w)
+        self.result: FineTuneResult | None = None
+        bundle = service.engine.bundle if service.engine else None
+        if bundle is None:
+            self.label.setText("No model is loaded.")
+            return
+
+        def job(ctx: JobContext) -> FineTuneResult:
+            return finetune_on_corrections(bundle, folder, iterations,
+                                           progress=lambda s, n, loss: ctx.progress(s, n, f"loss {loss:.4f}"))
+
+        self.ctx = service.runner.submit(job, self._done, self._failed, self._progress, self._cancelled)
+        self.cancel_button.clicked.connect(self.ctx.cancel)
+
+    def _progress(self, step: int, total: int, text: str) -> None:
+        self.progress.setMaximum(total)
+        self.progress.setValue(step)
+        self.label.setText(f"Training step {step}/{total}, {text}")
+
+    def _done(self, result: FineTuneResult) -> None:
+        self.result = result
+        self.label.setText(f"Saved {result.checkpoint.name}.\n{_metrics_line('before', result.before)}\n"
+                           f"{_metrics_line('after', result.after)}")
+        self.cancel_button.setText("Close")
+        self.cancel_button.clicked.disconnect()
+        self.cancel_button.clicked.connect(self.accept)
+        self.finished_with.emit(result)
+
+    def _failed(self, message: str) -> None:
+        self.label.setText(f"Fine-tuning failed: {message}")
+        self._closable()
+
+    def _cancelled(self) -> None:
+        self.label.setText("Cancelled; the loaded model is unchanged.")
+        self._closable()
+
+    def _closable(self) -> None:
+        self.cancel_button.setText("Close")
+        self.cancel_button.clicked.disconnect()
+        self.cancel_button.clicked.connect(self.reject)

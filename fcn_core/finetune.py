@@ -1,0 +1,52 @@
+"""Fine-tuning the loaded model on a person's corrections: export, measure, train, measure again."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Callable
+
+from .bundle import FCNBundle
+from .engine import Engine
+from .evaluation import evaluate
+from .export import export_dataset, find_source
+from .training import TrainConfig, Trainer
+
+
+@dataclass(frozen=True)
+class FineTuneResult:
+    checkpoint: Path
+    before: dict  # variant → metrics on the held-out split (empty when there is none)
+    after: dict
+    iterations: int
+
+
+def finetune_on_corrections(bundle: FCNBundle, source: str | Path, iterations: int = 100, batch: int = 2,
+                            crop: int = 128, lr: float = 1e-4, device: str = "auto",
+                            progress: Callable[[int, int, float], None] | None = None) -> FineTuneResult:
+    """Export ``source``'s corrections, fine-tune a copy of ``bundle`` on them, save it beside the workspace.
+
+    ``progress(step, total, loss)`` is called after each step; raising from it stops the run (the
+    files already written are complete: every write is atomic).
+    """
+    folder, ws = find_source(source)
+    data = ws.root / "finetune_data"
+    meta = bundle.meta
+    summary = export_dataset(folder, data, meta.classes, meta.colors, val_fraction=0.2, overwrite=True)
+    has_val = bool(summary.val)
+    model = copy.deepcopy(bundle).float().cpu()
+    before = evaluate(Engine(copy.deepcopy(model), device, precision="fp32"), data, "val") if has_val else {}
+    out = ws.root / f"finetuned_{datetime.now().strftime('%Y%m%d_%H%M%S')}.pt"
+    cfg = TrainConfig(data=str(data), out=str(out), val_split="val" if has_val else None, iterations=iterations,
+                      batch=batch, crop=crop, lr=lr, device=device, checkpoint_every=max(10, iterations // 4),
+                      width=meta.width)
+    trainer = Trainer(cfg, initial=model)
+    after: dict = {}
+    for p in trainer.run():
+        if p.done:
+            after = p.metrics
+        elif progress:
+            progress(p.step, p.total, p.loss)
+    return FineTuneResult(out, before, after, iterations)
