@@ -220,7 +220,7 @@ class MainWindow(QMainWindow):
         p["export"].triggered.connect(self._export_dialog)
         p["finetune"].triggered.connect(self.finetune)
         self.edit_panel.acceptRequested.connect(self.editor.accept_all)
-        self.editor.changed.connect(lambda _rect: self._render() if self.editing else None)
+        self.editor.changed.connect(self._labels_changed)
         self.editor.saveFailed.connect(self.show_error)
         s.modelChanged.connect(self._model_changed)
         s.imageReady.connect(self._image_ready)
@@ -382,14 +382,22 @@ class MainWindow(QMainWindow):
         self.actions.plain["edit"].setChecked(on)
         set_edit_shortcuts(self.actions, on)
         self.edit_panel.setVisible(on)
-        self.single.pane.overlay_item.handler = self.editor if on else None
+        self.single.pane.image_item.handler = self.editor if on else None
         if on:
             self._set_view("single")
             self._open_in_editor()
         else:
             self.editor.close()
             self.single.show_brush(None, None)
+            self.single.show_labels(None, self.palette, self.display)
         self._render()
+
+    def _labels_changed(self, rect) -> None:
+        doc = self.editor.doc
+        if self.editing and doc is not None and self.view == "single" and self.result is not None \
+                and self.editor.path == self.result.path:
+            self.single.refresh_labels(rect, self.display.outline, doc.labels, self.palette,
+                                       replace(self.display, mode="labels"))
 
     def _open_in_editor(self) -> None:
         r = self.result

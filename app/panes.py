@@ -50,7 +50,7 @@ class ImagePane(pg.ViewBox):
     def __init__(self, title: str = "") -> None:
         super().__init__(lockAspect=True, invertY=True, enableMenu=False)
         self.title = title
-        self.image_item = pg.ImageItem()
+        self.image_item = PaintableImageItem()
         self.overlay_item = PaintableImageItem()
         self.overlay_item.setZValue(10)
         self.addItem(self.image_item)

@@ -8,6 +8,7 @@ import pyqtgraph as pg
 from PySide6.QtWidgets import QGraphicsEllipseItem
 
 from .display import DisplaySettings, label_overlay, overlay_for
+from .label_layer import LabelLayer
 from .panes import ImagePane, PaneGrid
 
 
@@ -21,6 +22,11 @@ class SingleView(PaneGrid):
         self.brush.setZValue(30)
         self.brush.setVisible(False)
         self.pane.addItem(self.brush)
+        self.layer = LabelLayer()  # the labels being corrected, repainted by dirty rectangle
+        self.layer.setZValue(15)
+        self.layer.setFlag(self.layer.GraphicsItemFlag.ItemUsesExtendedStyleOption, True)
+        self.layer.setVisible(False)
+        self.pane.addItem(self.layer)
 
     def show_result(self, result, variant: str, palette: np.ndarray, settings: DisplaySettings, n_class: int) -> None:
         if result is None:
@@ -35,9 +41,24 @@ class SingleView(PaneGrid):
     def set_overlay(self, pred, palette, settings: DisplaySettings, n_class: int) -> None:
         self._show_indexed(*overlay_for(pred, palette, settings, n_class))
 
-    def show_labels(self, labels: np.ndarray, palette: np.ndarray, settings: DisplaySettings) -> None:
-        """Draw a label map being edited (the array is shown as it changes)."""
-        self._show_indexed(*label_overlay(labels, palette, settings))
+    def show_labels(self, labels: np.ndarray | None, palette: np.ndarray, settings: DisplaySettings) -> None:
+        """Draw a label map being edited above the prediction (None: stop); outline mode redraws it whole."""
+        if labels is None:
+            self.layer.set_labels(None, np.zeros((256, 4), np.uint8))
+            self.layer.setVisible(False)
+            self.pane.overlay_item.setVisible(True)
+            return
+        index, lut = label_overlay(labels, palette, settings)
+        self.layer.set_labels(index, lut)
+        self.layer.setVisible(True)
+        self.pane.overlay_item.setVisible(False)
+
+    def refresh_labels(self, rect, outline: bool, labels: np.ndarray, palette, settings: DisplaySettings) -> None:
+        """After a stroke: re-colour only its rectangle (filled mode)."""
+        if outline or self.layer.labels is not labels:
+            self.show_labels(labels, palette, settings)
+        else:
+            self.layer.refresh(rect)
 
     def show_brush(self, pos, radius: float | None) -> None:
         """The brush outline at the cursor (radius None hides it)."""

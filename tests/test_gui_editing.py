@@ -72,8 +72,13 @@ def test_brush_stroke_paints_one_undo_step(qtbot, win):
     assert np.array_equal(doc.labels, before) and not doc.verified.any()
     win.editor.undo_stack.redo()
     assert (doc.labels[28:33, 15:45] == 4).all()
-    # the overlay shows the document, not the prediction
-    assert win.single.pane.overlay_item.image is doc.labels or np.array_equal(win.single.pane.overlay_item.image, doc.labels)
+    # the layer shows the document, not the prediction, and a dab re-colours only its rectangle
+    assert win.single.layer.labels is doc.labels and win.single.layer.isVisible()
+    win.edit_panel.set_radius(2)
+    _drag(qtbot, win, [(60, 50), (61, 50), (62, 50)])
+    assert 0 < win.single.layer.pixels_coloured <= 10 * 10
+    argb = win.single.layer.buffer[50, 61]
+    assert (argb >> 24) & 0xFF == round(255 * win.display.opacity)
 
 
 def test_fill_polygon_preserve_and_take_variant(qtbot, win):
