@@ -28,6 +28,7 @@ ACTION_SPECS: dict[str, tuple[str, str | QKeySequence.StandardKey | None, str]] 
     "refine": ("Refine to &edges", "R", "GrabCut: snap the polygon (or the current class) to the image's edges"),
     "brush_smaller": ("Smaller brush", "[", "Brush radius down"),
     "brush_bigger": ("Bigger brush", "]", "Brush radius up"),
+    "choose_workspace": ("Choose &workspace folder…", None, "Where corrections are saved (default: beside the images)"),
     "export": ("&Export dataset…", "Ctrl+E", "Write the corrected labels as a VOC-layout dataset"),
     "finetune": ("&Fine-tune on my corrections…", "Ctrl+T", "Train the loaded model further on the corrected images"),
 }

@@ -65,6 +65,7 @@ class Editor(QObject):
         self.polygon: list[tuple[float, float]] = []
         self._last: tuple[float, float] | None = None
         self._saved_revision = 0
+        self.workspace_root: Path | None = None  # None: the workspace beside each image's folder
         self.unsaved = False
         self.save_timer = QTimer(self)
         self.save_timer.setSingleShot(True)
@@ -72,13 +73,16 @@ class Editor(QObject):
         self.save_timer.timeout.connect(self.save)
 
     # documents ---------------------------------------------------------------------------------
+    def workspace(self, path: Path) -> Workspace:
+        return Workspace(self.workspace_root) if self.workspace_root else Workspace.beside(Path(path).parent)
+
     def open(self, path: Path, image: np.ndarray, predictions: dict, classes: tuple[str, ...], palette: np.ndarray,
              start_variant: str) -> None:
         """Edit ``path``: its saved labels from the workspace, or the prediction as a starting point."""
         self.save()
         self.path, self.image, self.predictions = Path(path), image, predictions
         self.classes, self.palette = classes, palette
-        saved = Workspace.beside(self.path.parent).load(self.path, image.shape[:2], len(classes))
+        saved = self.workspace(self.path).load(self.path, image.shape[:2], len(classes))
         labels, verified = saved if saved is not None else (predictions[start_variant].labels, None)
         self.doc = LabelDocument(labels, verified, n_class=len(classes))
         self.doc.subscribe(self.changed.emit)
@@ -109,7 +113,7 @@ class Editor(QObject):
             self.save_timer.start()
             return False
         try:
-            Workspace.beside(path.parent).save(path, doc, self.palette, self.classes)
+            self.workspace(path).save(path, doc, self.palette, self.classes)
         except OSError as e:
             self.saveFailed.emit(f"Could not save the labels of {path.name}: {e.strerror or e}. "
                                  "Your edits are kept in memory; free space or fix permissions and they will be saved.")

@@ -24,7 +24,7 @@ class FineTuneDialog(QDialog):
 
     finished_with = Signal(object)  # FineTuneResult
 
-    def __init__(self, service: ModelService, folder: Path, iterations: int = 100, parent=None) -> None:
+    def __init__(self, service: ModelService, folder: Path, iterations: int = 100, workspace=None, parent=None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Fine-tune on my corrections")
         self.setMinimumWidth(460)
@@ -43,7 +43,7 @@ class FineTuneDialog(QDialog):
             return
 
         def job(ctx: JobContext) -> FineTuneResult:
-            return finetune_on_corrections(bundle, folder, iterations,
+            return finetune_on_corrections(bundle, folder, iterations, workspace=workspace,
                                            progress=lambda s, n, loss: ctx.progress(s, n, f"loss {loss:.4f}"))
 
         self.ctx = service.runner.submit(job, self._done, self._failed, self._progress, self._cancelled)

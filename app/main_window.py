@@ -152,7 +152,7 @@ class MainWindow(QMainWindow):
         redo = self.editor.undo_stack.createRedoAction(self, "&Redo")
         redo.setShortcut(QKeySequence.StandardKey.Redo)
         for act in [p["edit"], None, *a.tools.values(), None, p["finish_polygon"], p["refine"], p["brush_smaller"],
-                    p["brush_bigger"], None, undo, redo, None, p["export"], p["finetune"], *a.classes]:
+                    p["brush_bigger"], None, undo, redo, None, p["choose_workspace"], p["export"], p["finetune"], *a.classes]:
             edit_menu.addSeparator() if act is None else edit_menu.addAction(act)
         for act in a.classes:
             self.addAction(act)
@@ -219,6 +219,7 @@ class MainWindow(QMainWindow):
         p["brush_bigger"].triggered.connect(lambda: self.edit_panel.set_radius(self.editor.state.radius * 1.25 + 1))
         p["export"].triggered.connect(self._export_dialog)
         p["finetune"].triggered.connect(self.finetune)
+        p["choose_workspace"].triggered.connect(self._choose_workspace)
         self.edit_panel.acceptRequested.connect(self.editor.accept_all)
         self.editor.changed.connect(self._labels_changed)
         self.editor.saveFailed.connect(self.show_error)
@@ -408,6 +409,20 @@ class MainWindow(QMainWindow):
         except ValueError as e:
             self.show_error(str(e))
 
+    def _choose_workspace(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Save corrections in (workspace folder)")
+        if folder:
+            self.set_workspace(Path(folder))
+
+    def set_workspace(self, folder: Path | None) -> None:
+        """Save corrections in ``folder`` (None: beside the images); reopens the current image from there."""
+        self.editor.save()
+        self.editor.close()
+        self.editor.workspace_root = folder
+        if self.editing:
+            self._open_in_editor()
+            self._render()
+
     def _pick_class(self, cls: int) -> None:
         if self.meta is not None and cls < self.meta.n_class:
             self.edit_panel.class_box.setCurrentIndex(cls)
@@ -424,9 +439,10 @@ class MainWindow(QMainWindow):
     def export_to(self, out: Path, only_verified: bool = False) -> None:
         """Export the current folder's corrections off the GUI thread."""
         folder, meta = self.current_path.parent, self.meta
+        ws = self.editor.workspace(self.current_path)
         self.service.runner.submit(
             lambda ctx: export_dataset(folder, out, meta.classes, meta.colors, only_verified=only_verified,
-                                       progress=lambda i, n: ctx.progress(i, n)),
+                                       progress=lambda i, n: ctx.progress(i, n), workspace=ws),
             lambda summary: self.statusBar().showMessage(
                 f"Exported {summary.written} images ({len(summary.train)} train, {len(summary.val)} val) to {out}", 10000),
             lambda msg: self.show_error(f"Export failed: {msg}"))
@@ -437,7 +453,8 @@ class MainWindow(QMainWindow):
             self.show_error("Open and correct some images first.")
             return None
         self.editor.save()
-        dialog = FineTuneDialog(self.service, self.current_path.parent, iterations, self)
+        dialog = FineTuneDialog(self.service, self.current_path.parent, iterations,
+                                self.editor.workspace(self.current_path), self)
         dialog.finished_with.connect(lambda result: self.load_model([result.checkpoint]))
         dialog.show()
         return dialog

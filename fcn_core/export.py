@@ -47,13 +47,14 @@ def _check_target(out: Path, overwrite: bool) -> None:
 
 def export_dataset(source: str | Path, out: str | Path, classes: tuple[str, ...], colors, val_fraction: float = 0.2,
                    seed: int = 0, engine: Engine | None = None, only_verified: bool = False, overwrite: bool = False,
-                   progress: Callable[[int, int], None] | None = None) -> ExportSummary:
+                   progress: Callable[[int, int], None] | None = None, workspace: Workspace | None = None) -> ExportSummary:
     """Write JPEGImages, SegmentationClass, SegmentationVerified, ImageSets/Segmentation/{train,val,trainval}.
 
     Images without corrections are skipped, or labelled with ``engine``'s finest variant when given
     (``--predict-missing``). With ``only_verified`` unverified pixels become void (255).
     """
     folder, ws = find_source(source)
+    ws = workspace or ws
     out = Path(out)
     _check_target(out, overwrite)
     if not 0 <= val_fraction < 1:

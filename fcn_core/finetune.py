@@ -13,6 +13,7 @@ from .engine import Engine
 from .evaluation import evaluate
 from .export import export_dataset, find_source
 from .training import TrainConfig, Trainer
+from .workspace import Workspace
 
 
 @dataclass(frozen=True)
@@ -25,16 +26,18 @@ class FineTuneResult:
 
 def finetune_on_corrections(bundle: FCNBundle, source: str | Path, iterations: int = 100, batch: int = 2,
                             crop: int = 128, lr: float = 1e-4, device: str = "auto",
-                            progress: Callable[[int, int, float], None] | None = None) -> FineTuneResult:
+                            progress: Callable[[int, int, float], None] | None = None,
+                            workspace: Workspace | None = None) -> FineTuneResult:
     """Export ``source``'s corrections, fine-tune a copy of ``bundle`` on them, save it beside the workspace.
 
     ``progress(step, total, loss)`` is called after each step; raising from it stops the run (the
     files already written are complete: every write is atomic).
     """
     folder, ws = find_source(source)
+    ws = workspace or ws
     data = ws.root / "finetune_data"
     meta = bundle.meta
-    summary = export_dataset(folder, data, meta.classes, meta.colors, val_fraction=0.2, overwrite=True)
+    summary = export_dataset(folder, data, meta.classes, meta.colors, val_fraction=0.2, overwrite=True, workspace=ws)
     has_val = bool(summary.val)
     model = copy.deepcopy(bundle).float().cpu()
     before = evaluate(Engine(copy.deepcopy(model), device, precision="fp32"), data, "val") if has_val else {}

@@ -77,3 +77,27 @@ def test_only_verified_marks_the_rest_void(folder, tmp_path_factory):
 def test_nothing_to_export(folder, tmp_path_factory):
     with pytest.raises(ValueError, match="nothing to export"):
         export_dataset(folder, tmp_path_factory.mktemp("e"), CLASSES, COLORS)
+
+
+def test_short_cpu_finetune_on_an_export_lowers_the_loss(tmp_path):
+    import torch
+
+    from fcn_core import FCNBundle, ModelMeta, Preprocessing, VariantSpec
+    from fcn_core.finetune import finetune_on_corrections
+    from fcn_core.scenes import SCENE_CLASSES, SCENE_COLORS, make_scene
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    ws = Workspace.beside(folder)
+    for i in range(6):
+        scene = make_scene(21, i, (64, 64))
+        Image.fromarray(scene.image).save(folder / f"s{i}.png")
+        ws.save(folder / f"s{i}.png", LabelDocument(scene.labels, np.ones((64, 64), bool), n_class=7),
+                np.asarray(SCENE_COLORS), SCENE_CLASSES)
+    torch.manual_seed(0)
+    meta = ModelMeta(SCENE_CLASSES, SCENE_COLORS, Preprocessing.imagenet(), (VariantSpec("32s"), VariantSpec("8s")), 0.0625)
+    losses = []
+    result = finetune_on_corrections(FCNBundle(meta), folder, iterations=40, batch=4, crop=64, lr=2e-3, device="cpu",
+                                     progress=lambda s, n, loss: losses.append(loss))
+    assert len(losses) == 40 and np.mean(losses[-8:]) < np.mean(losses[:8])
+    assert result.checkpoint.exists() and set(result.before) == set(result.after) == {"32s", "8s"}

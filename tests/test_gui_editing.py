@@ -175,3 +175,20 @@ def test_finetune_from_the_window_loads_the_new_model(qtbot, win):
     assert "after" in dialog.label.text()
     qtbot.waitUntil(lambda: win.meta is not old_meta, timeout=20000)
     assert win.meta.provenance["recipe"].startswith("joint, 6 iterations")
+
+
+def test_closing_the_window_saves_the_last_stroke(qtbot, win):
+    path = win.editor.path
+    win.editor.doc.paint(index=np.arange(0, 80), value=4)
+    win.close()
+    labels, _ = Workspace.beside(path.parent).load(path, (60, 80), 5)
+    assert (labels.reshape(-1)[:80] == 4).all()
+
+
+def test_workspace_the_user_picks(qtbot, win, tmp_path):
+    chosen = tmp_path / "my_ws"
+    win.set_workspace(chosen)
+    qtbot.waitUntil(lambda: win.editor.doc is not None, timeout=5000)
+    win.editor.doc.paint(index=np.arange(0, 80), value=3)
+    assert win.editor.save()
+    assert Workspace(chosen).has(win.editor.path)

@@ -81,3 +81,17 @@ def test_strokes_undo_redo_equal_replaying_the_remaining_strokes(sequence):
         replay.end_stroke()
     assert np.array_equal(doc.labels, replay.labels)
     assert np.array_equal(doc.verified, replay.verified)
+
+
+def test_grabcut_snaps_a_rough_region_to_edges():
+    from fcn_core.paint_tools import grabcut_refine
+
+    rng = np.random.default_rng(0)
+    image = (rng.normal(60, 8, (80, 80, 3))).clip(0, 255).astype(np.uint8)
+    image[20:60, 25:55] = rng.normal(200, 8, (40, 30, 3)).clip(0, 255).astype(np.uint8)
+    truth = np.zeros((80, 80), bool)
+    truth[20:60, 25:55] = True
+    rough = polygon_mask((80, 80), [(18, 14), (62, 16), (60, 66), (15, 64)])  # too big, crooked
+    refined = grabcut_refine(image, rough)
+    iou = lambda a, b: (a & b).sum() / (a | b).sum()  # noqa: E731
+    assert iou(refined, truth) > 0.9 > iou(rough, truth)
