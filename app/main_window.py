@@ -13,7 +13,7 @@ from PySide6.QtWidgets import (
     QPushButton, QSlider, QStackedWidget, QVBoxLayout, QWidget,
 )
 
-from fcn_core import DEMO_MODEL, ModelMeta, SkipFusion, is_image_path
+from fcn_core import DEMO_MODEL, ModelMeta, SkipFusion, expand_image_paths
 from fcn_core.export import export_dataset
 
 from .actions import make_actions, set_edit_shortcuts
@@ -32,17 +32,6 @@ from .skip_view import SkipView
 VIEWS = ("single", "compare", "skips")
 RECENT_KEY = "recent_files"
 MAX_RECENT = 10
-
-
-def expand_paths(paths: list[Path]) -> list[Path]:
-    """Image files as given; folders become their images, sorted."""
-    out: list[Path] = []
-    for p in map(Path, paths):
-        if p.is_dir():
-            out.extend(sorted(q for q in p.iterdir() if q.is_file() and is_image_path(q)))
-        else:
-            out.append(p)
-    return out
 
 
 class MainWindow(QMainWindow):
@@ -270,7 +259,7 @@ class MainWindow(QMainWindow):
     # images ------------------------------------------------------------------------------------
     def open_paths(self, paths: list[Path]) -> None:
         """Add images (folders expand) to the list and show the first new one."""
-        found = expand_paths(paths)
+        found = expand_image_paths(paths)
         if not found:
             self.show_error("No images found in " + ", ".join(str(p) for p in paths))
             return

@@ -23,6 +23,17 @@ def is_image_path(path: str | Path) -> bool:
     return Path(path).suffix.lower() in IMAGE_SUFFIXES
 
 
+def expand_image_paths(paths) -> list[Path]:
+    """Files as given; folders become their image files, sorted."""
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            out.extend(sorted(q for q in p.iterdir() if q.is_file() and is_image_path(q)))
+        else:
+            out.append(p)
+    return out
+
+
 def _header_size(data: bytes) -> tuple[int, int] | None:
     try:
         with Image.open(io.BytesIO(data)) as im:

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..atomic import atomic_write_bytes
 from ..cli import CLIError, add_device_arg, add_weights_args
-from ..image_io import ImageReadError, is_image_path, read_image, write_label_png
+from ..image_io import ImageReadError, expand_image_paths, read_image, write_label_png
 from ..palette import full_palette
 from .common import engine_from_args, variants_from_arg
 
@@ -27,19 +27,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run)
 
 
-def expand_images(paths: list[Path]) -> list[Path]:
-    """Files as given; folders become their image files, sorted."""
-    out: list[Path] = []
-    for p in paths:
-        if p.is_dir():
-            out.extend(sorted(q for q in p.iterdir() if q.is_file() and is_image_path(q)))
-        else:
-            out.append(p)
-    return out
-
-
 def run(args: argparse.Namespace) -> int:
-    images = expand_images(args.images)
+    images = expand_image_paths(args.images)
     if not images:
         raise CLIError("no images found")
     engine = engine_from_args(args)
