@@ -6,7 +6,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import (
     QCheckBox, QComboBox, QDockWidget, QFileDialog, QFormLayout, QLabel, QMainWindow, QMessageBox, QProgressBar,
@@ -14,15 +14,14 @@ from PySide6.QtWidgets import (
 )
 
 from fcn_core import DEMO_MODEL, ModelMeta, SkipFusion, expand_image_paths
-from fcn_core.export import export_dataset
 
 from .actions import make_actions, set_edit_shortcuts
 from .edit_panel import EditPanel
+from .correcting import CorrectingMixin
 from .editor import Editor
 from .compare_view import CompareView
 from .display import MODES, DisplaySettings
 from .file_list import FileList
-from .finetune_dialog import FineTuneDialog
 from .legend import ClassLegend
 from .model_service import ImageResult, ModelService
 from .panes import pixel_at
@@ -34,7 +33,7 @@ RECENT_KEY = "recent_files"
 MAX_RECENT = 10
 
 
-class MainWindow(QMainWindow):
+class MainWindow(CorrectingMixin, QMainWindow):
     """Emits ``rendered`` once the current view shows the current image (used by --screenshot)."""
 
     rendered = Signal()
@@ -196,7 +195,6 @@ class MainWindow(QMainWindow):
         self.files.activated_path.connect(self.show_path)
         self.single.hovered.connect(self._hovered)
         self.compare.grid.hovered.connect(self._hovered)
-        self.skips.classChanged.connect(lambda _c: None)
         self.cancel_button.clicked.connect(s.cancel_folder)
         p["edit"].toggled.connect(self.set_editing)
         a.tool_group.triggered.connect(lambda act: setattr(self.editor.state, "tool", act.data()))
@@ -365,89 +363,6 @@ class MainWindow(QMainWindow):
     def one_to_one(self) -> None:
         self._grid().one_to_one_all()
 
-    # correcting ---------------------------------------------------------------------------------
-    def set_editing(self, on: bool) -> None:
-        """Edit mode: the single view shows the corrected labels and the mouse paints."""
-        self.editing = on
-        self.actions.plain["edit"].setChecked(on)
-        set_edit_shortcuts(self.actions, on)
-        self.edit_panel.setVisible(on)
-        self.single.pane.image_item.handler = self.editor if on else None
-        if on:
-            self._set_view("single")
-            self._open_in_editor()
-        else:
-            self.editor.close()
-            self.single.show_brush(None, None)
-            self.single.show_labels(None, self.palette, self.display)
-        self._render()
-
-    def _labels_changed(self, rect) -> None:
-        doc = self.editor.doc
-        if self.editing and doc is not None and self.view == "single" and self.result is not None \
-                and self.editor.path == self.result.path:
-            self.single.refresh_labels(rect, self.display.outline, doc.labels, self.palette,
-                                       replace(self.display, mode="labels"))
-
-    def _open_in_editor(self) -> None:
-        r = self.result
-        if r is None or self.meta is None or self.editor.path == r.path:
-            return
-        try:
-            self.editor.open(r.path, r.image, r.predictions, self.meta.classes, self.palette, self.variant)
-        except ValueError as e:
-            self.show_error(str(e))
-
-    def _choose_workspace(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Save corrections in (workspace folder)")
-        if folder:
-            self.set_workspace(Path(folder))
-
-    def set_workspace(self, folder: Path | None) -> None:
-        """Save corrections in ``folder`` (None: beside the images); reopens the current image from there."""
-        self.editor.save()
-        self.editor.close()
-        self.editor.workspace_root = folder
-        if self.editing:
-            self._open_in_editor()
-            self._render()
-
-    def _pick_class(self, cls: int) -> None:
-        if self.meta is not None and cls < self.meta.n_class:
-            self.edit_panel.class_box.setCurrentIndex(cls)
-
-    def _export_dialog(self) -> None:
-        if self.current_path is None or self.meta is None:
-            self.show_error("Open and correct some images first.")
-            return
-        self.editor.save()
-        out = QFileDialog.getExistingDirectory(self, "Export the corrected labels to (an empty folder)")
-        if out:
-            self.export_to(Path(out))
-
-    def export_to(self, out: Path, only_verified: bool = False) -> None:
-        """Export the current folder's corrections off the GUI thread."""
-        folder, meta = self.current_path.parent, self.meta
-        ws = self.editor.workspace(self.current_path)
-        self.service.runner.submit(
-            lambda ctx: export_dataset(folder, out, meta.classes, meta.colors, only_verified=only_verified,
-                                       progress=lambda i, n: ctx.progress(i, n), workspace=ws),
-            lambda summary: self.statusBar().showMessage(
-                f"Exported {summary.written} images ({len(summary.train)} train, {len(summary.val)} val) to {out}", 10000),
-            lambda msg: self.show_error(f"Export failed: {msg}"))
-
-    def finetune(self, iterations: int = 100) -> FineTuneDialog | None:
-        """Fine-tune the loaded model on this folder's corrections; load the result when it is done."""
-        if self.current_path is None or self.service.engine is None:
-            self.show_error("Open and correct some images first.")
-            return None
-        self.editor.save()
-        dialog = FineTuneDialog(self.service, self.current_path.parent, iterations,
-                                self.editor.workspace(self.current_path), self)
-        dialog.finished_with.connect(lambda result: self.load_model([result.checkpoint]))
-        dialog.show()
-        return dialog
-
     def _hovered(self, pos) -> None:
         tool = self.editor.state.tool
         self.single.show_brush(pos if self.editing and tool in ("brush", "eraser", "take_variant") else None,
@@ -521,8 +436,3 @@ class MainWindow(QMainWindow):
         self.service.cancel_folder()
         self.service.runner.wait(5000)
         super().closeEvent(event)
-
-    def wait_idle(self, timeout_ms: int = 30000) -> None:
-        """Let queued work finish (for tests and screenshots)."""
-        QTimer.singleShot(0, lambda: None)
-        self.service.runner.wait(timeout_ms)

@@ -1,0 +1,99 @@
+"""The window's correction workflow: edit mode, workspace, export and fine-tuning (mixed into MainWindow)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from PySide6.QtWidgets import QFileDialog
+
+from fcn_core.export import export_dataset
+
+from .actions import set_edit_shortcuts
+from .finetune_dialog import FineTuneDialog
+
+
+class CorrectingMixin:
+    """Needs the window's editor, single view, service, actions, result, meta, palette and display."""
+
+    def set_editing(self, on: bool) -> None:
+        """Edit mode: the single view shows the corrected labels and the mouse paints."""
+        self.editing = on
+        self.actions.plain["edit"].setChecked(on)
+        set_edit_shortcuts(self.actions, on)
+        self.edit_panel.setVisible(on)
+        self.single.pane.image_item.handler = self.editor if on else None
+        if on:
+            self._set_view("single")
+            self._open_in_editor()
+        else:
+            self.editor.close()
+            self.single.show_brush(None, None)
+            self.single.show_labels(None, self.palette, self.display)
+        self._render()
+
+    def _labels_changed(self, rect) -> None:
+        doc = self.editor.doc
+        if self.editing and doc is not None and self.view == "single" and self.result is not None \
+                and self.editor.path == self.result.path:
+            self.single.refresh_labels(rect, self.display.outline, doc.labels, self.palette,
+                                       replace(self.display, mode="labels"))
+
+    def _open_in_editor(self) -> None:
+        r = self.result
+        if r is None or self.meta is None or self.editor.path == r.path:
+            return
+        try:
+            self.editor.open(r.path, r.image, r.predictions, self.meta.classes, self.palette, self.variant)
+        except ValueError as e:
+            self.show_error(str(e))
+
+    def _choose_workspace(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Save corrections in (workspace folder)")
+        if folder:
+            self.set_workspace(Path(folder))
+
+    def set_workspace(self, folder: Path | None) -> None:
+        """Save corrections in ``folder`` (None: beside the images); reopens the current image from there."""
+        self.editor.save()
+        self.editor.close()
+        self.editor.workspace_root = folder
+        if self.editing:
+            self._open_in_editor()
+            self._render()
+
+    def _pick_class(self, cls: int) -> None:
+        if self.meta is not None and cls < self.meta.n_class:
+            self.edit_panel.class_box.setCurrentIndex(cls)
+
+    def _export_dialog(self) -> None:
+        if self.current_path is None or self.meta is None:
+            self.show_error("Open and correct some images first.")
+            return
+        self.editor.save()
+        out = QFileDialog.getExistingDirectory(self, "Export the corrected labels to (an empty folder)")
+        if out:
+            self.export_to(Path(out))
+
+    def export_to(self, out: Path, only_verified: bool = False) -> None:
+        """Export the current folder's corrections off the GUI thread."""
+        folder, meta = self.current_path.parent, self.meta
+        ws = self.editor.workspace(self.current_path)
+        self.service.runner.submit(
+            lambda ctx: export_dataset(folder, out, meta.classes, meta.colors, only_verified=only_verified,
+                                       progress=lambda i, n: ctx.progress(i, n), workspace=ws),
+            lambda summary: self.statusBar().showMessage(
+                f"Exported {summary.written} images ({len(summary.train)} train, {len(summary.val)} val) to {out}", 10000),
+            lambda msg: self.show_error(f"Export failed: {msg}"))
+
+    def finetune(self, iterations: int = 100) -> FineTuneDialog | None:
+        """Fine-tune the loaded model on this folder's corrections; load the result when it is done."""
+        if self.current_path is None or self.service.engine is None:
+            self.show_error("Open and correct some images first.")
+            return None
+        self.editor.save()
+        dialog = FineTuneDialog(self.service, self.current_path.parent, iterations,
+                                self.editor.workspace(self.current_path), self)
+        dialog.finished_with.connect(lambda result: self.load_model([result.checkpoint]))
+        dialog.show()
+        return dialog
