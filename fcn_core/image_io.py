@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import warnings
 from pathlib import Path
 
 import cv2
@@ -36,8 +37,14 @@ def expand_image_paths(paths) -> list[Path]:
 
 def _header_size(data: bytes) -> tuple[int, int] | None:
     try:
-        with Image.open(io.BytesIO(data)) as im:
-            return im.size
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            saved, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None  # we judge the size ourselves
+            try:
+                with Image.open(io.BytesIO(data)) as im:
+                    return im.size
+            finally:
+                Image.MAX_IMAGE_PIXELS = saved
     except Exception:  # noqa: BLE001 - Pillow may not know the format; OpenCV still gets a try
         return None
 
@@ -80,7 +87,10 @@ def decode_image(data: bytes, name: str = "image") -> np.ndarray:
     if size and size[0] * size[1] > MAX_PIXELS:
         raise ImageReadError(f"{name} claims {size[0]}×{size[1]} pixels, more than this app will decode")
     buf = np.frombuffer(data, dtype=np.uint8)
-    arr = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED | cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR)
+    try:
+        arr = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED | cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR)
+    except cv2.error:
+        arr = None
     if arr is not None and arr.size:
         rgb = _to_rgb8(arr)
         orient = _exif_orientation(data)
