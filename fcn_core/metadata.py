@@ -106,7 +106,7 @@ class ModelMeta:
         if self.source:
             lines.append(f"source: {self.source}")
         for k, v in self.provenance.items():
-            if k != "metrics":
+            if not isinstance(v, dict):
                 lines.append(f"{k}: {v}")
         if "metrics" in self.provenance:
             for variant, m in self.provenance["metrics"].items():

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+import torch
+
 from ..cli import add_device_arg, add_weights_args
 from ..benchmark import run_benchmark
 from ..bundle import FCNBundle
@@ -30,6 +32,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--size must look like 500x500, not {args.size!r}") from None
     if args.full_vgg16:
         def make() -> FCNBundle:
+            torch.manual_seed(0)  # the same random weights for both paths
             return FCNBundle(voc_meta((VariantSpec("8s"),), 1.0, "random full-width FCN-8s")).eval()
     else:
         from .common import weights_paths
