@@ -376,9 +376,16 @@ class MainWindow(CorrectingMixin, QMainWindow):
         pred = r.predictions[self.variant]
         cls = int(pred.labels[y, x])
         rgb = r.image[y, x]
+        doc = self.editor.doc if self.editing and self.editor.path == r.path else None
+        corrected = ""
+        if doc is not None:
+            value = int(doc.labels[y, x])
+            name = "void" if value == 255 else self.meta.classes[value] if value < self.meta.n_class else str(value)
+            corrected = f"   label: {name}{' (verified)' if doc.verified[y, x] else ''}"
         self.position_label.setText(
             f"x {x}  y {y}   RGB ({rgb[0]}, {rgb[1]}, {rgb[2]})   FCN-{self.variant}: {self.meta.classes[cls]}   "
-            f"score {pred.scores[cls, y, x]:.2f}   confidence {pred.confidence[y, x]:.2f}   entropy {pred.entropy[y, x]:.2f}")
+            f"score {pred.scores[cls, y, x]:.2f}   confidence {pred.confidence[y, x]:.2f}   "
+            f"entropy {pred.entropy[y, x]:.2f}{corrected}")
 
     # messages, dialogs, settings ---------------------------------------------------------------
     def show_error(self, message: str) -> None:
