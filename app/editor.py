@@ -64,6 +64,7 @@ class Editor(QObject):
         self.classes: tuple[str, ...] = ()
         self.polygon: list[tuple[float, float]] = []
         self._last: tuple[float, float] | None = None
+        self._lasso: int | None = None  # points added by the current polygon drag
         self._saved_revision = 0
         self.workspace_root: Path | None = None  # None: the workspace beside each image's folder
         self.unsaved = False
@@ -167,16 +168,24 @@ class Editor(QObject):
             if value < len(self.classes):
                 self.state.cls = value
                 self.classPicked.emit(value)
-        elif tool == "polygon":
+        elif tool == "polygon":  # clicks add corners (Return fills); a drag draws a lasso, filled on release
             self.polygon.append((x, y))
+            self._lasso = 0
 
     def move(self, x: float, y: float) -> None:
+        if self.doc is not None and self.state.tool == "polygon" and self._lasso is not None:
+            self.polygon.append((x, y))
+            self._lasso += 1
+            return
         if self.doc is None or self._last is None:
             return
         self._apply(segment_indices(self.doc.shape, self._last, (x, y), self.state.radius))
         self._last = (x, y)
 
     def release(self) -> None:
+        lasso, self._lasso = self._lasso, None
+        if lasso is not None and lasso > 2:
+            self.finish_polygon()
         if self._last is not None:
             self._last = None
             self._commit(self.state.tool)

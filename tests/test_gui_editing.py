@@ -89,6 +89,10 @@ def test_fill_polygon_preserve_and_take_variant(qtbot, win):
         _click(qtbot, win, x, y)
     win.actions.plain["finish_polygon"].trigger()
     assert (doc.labels[8:22, 8:27] == 2).all()
+    # a lasso: drag a closed loop with the polygon tool
+    qtbot.keyClick(win, Qt.Key.Key_4)
+    _drag(qtbot, win, [(50, 5), (60, 5), (70, 5), (70, 12), (70, 20), (60, 20), (50, 20), (50, 12), (50, 6), (50, 6)])
+    assert (doc.labels[10:16, 56:65] == 4).all() and win.editor.polygon == []  # (QTest moves are sparse)
     win.actions.tools["fill"].trigger()
     qtbot.keyClick(win, Qt.Key.Key_3)
     _click(qtbot, win, 15, 15)
@@ -109,7 +113,7 @@ def test_fill_polygon_preserve_and_take_variant(qtbot, win):
     _drag(qtbot, win, [(60, 45), (61, 46), (62, 47)])
     pred = win.result.predictions["32s"].labels
     assert doc.labels[45, 60] == pred[45, 60]
-    assert win.editor.undo_stack.count() == 4
+    assert win.editor.undo_stack.count() == 5
 
 
 def test_eyedropper_and_eraser_to_void(qtbot, win):
