@@ -81,11 +81,13 @@ class Editor(QObject):
              start_variant: str) -> None:
         """Edit ``path``: its saved labels from the workspace, or the prediction as a starting point."""
         self.save()
-        self.path, self.image, self.predictions = Path(path), image, predictions
-        self.classes, self.palette = classes, palette
-        saved = self.workspace(self.path).load(self.path, image.shape[:2], len(classes))
+        path = Path(path)
+        saved = self.workspace(path).load(path, image.shape[:2], len(classes))  # may raise: nothing changed yet
         labels, verified = saved if saved is not None else (predictions[start_variant].labels, None)
-        self.doc = LabelDocument(labels, verified, n_class=len(classes))
+        doc = LabelDocument(labels, verified, n_class=len(classes))
+        self.path, self.image, self.predictions = path, image, predictions
+        self.classes, self.palette = classes, palette
+        self.doc = doc
         self.doc.subscribe(self.changed.emit)
         self.doc.subscribe(lambda _r: self._schedule_save())
         self._saved_revision = self.doc.revision

@@ -39,9 +39,10 @@ class ModelService(QObject):
         super().__init__(parent)
         self.runner = TaskRunner(self)
         self.engine: Engine | None = None
-        self._analyses: OrderedDict[Path, Analysis] = OrderedDict()
+        self._analyses: OrderedDict[tuple[int, Path], Analysis] = OrderedDict()  # (id(engine), path)
         self._folder_job: JobContext | None = None
         self.weights: list[Path] = []
+        self.at_once = False
 
     @property
     def meta(self) -> ModelMeta | None:
@@ -55,6 +56,7 @@ class ModelService(QObject):
         def done(engine: Engine) -> None:
             self.engine = engine
             self.weights = list(paths)
+            self.at_once = at_once
             self._analyses.clear()
             self.modelChanged.emit(engine.meta)
 
@@ -63,24 +65,24 @@ class ModelService(QObject):
     def set_device(self, device: str) -> None:
         """Reload the current weights on another device."""
         if self.weights:
-            self.load_model(self.weights, device)
+            self.load_model(self.weights, device, self.at_once)
 
     # images ----------------------------------------------------------------------------------
-    def _analysis(self, path: Path) -> Analysis:
-        engine = self.engine
-        assert engine is not None
-        if path in self._analyses:
-            self._analyses.move_to_end(path)
-            return self._analyses[path]
+    def _analysis(self, path: Path, engine: Engine) -> Analysis:
+        """The cached analysis of ``path`` by ``engine`` (a job keeps the engine it was queued with)."""
+        key = (id(engine), path)
+        if key in self._analyses:
+            self._analyses.move_to_end(key)
+            return self._analyses[key]
         analysis = engine.analyze(read_image(path))
-        self._analyses[path] = analysis
+        self._analyses[key] = analysis
         while len(self._analyses) > self.CACHE_SIZE:
             self._analyses.popitem(last=False)
         return analysis
 
     def cached(self, path: Path) -> ImageResult | None:
         """The result for ``path`` if every variant is already computed (no work, no thread)."""
-        a = self._analyses.get(Path(path))
+        a = self._analyses.get((id(self.engine), Path(path)))
         if a is None or self.engine is None or set(a.predictions) != set(self.engine.variants):
             return None
         return ImageResult(Path(path), a.image, dict(a.predictions))
@@ -94,7 +96,7 @@ class ModelService(QObject):
         path = Path(path)
 
         def job(ctx: JobContext) -> ImageResult:
-            analysis = self._analysis(path)
+            analysis = self._analysis(path, engine)
             return ImageResult(path, analysis.image, engine.predict_all(analysis))
 
         self.runner.submit(job, self.imageReady.emit, lambda msg: self.failed.emit(msg))
@@ -107,7 +109,7 @@ class ModelService(QObject):
         path = Path(path)
 
         def job(ctx: JobContext) -> SkipFusion:
-            return engine.fusion(self._analysis(path), variant)
+            return engine.fusion(self._analysis(path, engine), variant)
 
         self.runner.submit(job, lambda f: self.fusionReady.emit(path, f), lambda msg: self.failed.emit(msg))
 
@@ -123,8 +125,9 @@ class ModelService(QObject):
             for i, path in enumerate(paths):
                 ctx.progress(i, len(paths), path.name)
                 try:
-                    engine.predict_all(self._analysis(path))
-                    self._analyses[path].release_features()
+                    analysis = self._analysis(path, engine)
+                    engine.predict_all(analysis)
+                    analysis.release_features()
                     ok += 1
                 except ValueError:
                     bad += 1

@@ -123,11 +123,11 @@ def _grow_stage(prev: FCNBundle, variant: str) -> FCNBundle:
     shared = {k: v for k, v in old_head.state_dict().items()
               if k in new_head.state_dict() and not k.startswith(("upscore.", "upscore16.", "upscore8."))}
     new_head.load_state_dict({**new_head.state_dict(), **shared})
-    if variant == "8s":
-        new_head.score_pool3.weight.data.zero_()
-        new_head.score_pool3.bias.data.zero_()
-    else:
-        new_head.zero_skip_scores()
+    with torch.no_grad():  # new score layers start at zero, so the stage begins where its parent ended
+        for name in ("score_pool4", "score_pool3"):
+            if hasattr(new_head, name) and f"{name}.weight" not in shared:
+                getattr(new_head, name).weight.zero_()
+                getattr(new_head, name).bias.zero_()
     return nxt
 
 
@@ -195,11 +195,13 @@ class Trainer:
                  "config": json.dumps(asdict(self.cfg)), "done_stages": json.dumps([b.meta.to_dict() for b in self.final_bundles])}
         save_checkpoint(bundle, self.cfg.out, train_state=state)
 
-    def _loss(self, bundle: FCNBundle, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    def _loss(self, bundle: FCNBundle, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor | None:
         x = bundle.meta.preprocessing.normalize(images.to(self.device)).contiguous(memory_format=torch.channels_last)
         y = labels.to(self.device)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
             outs = bundle.forward_all(x)
+        if not (y != VOID).any():  # an all-void batch teaches nothing (and its mean loss is NaN)
+            return None
         return sum(F.cross_entropy(o.float(), y, weight=self.class_weights, ignore_index=VOID) for o in outs.values())
 
     def run(self) -> Iterator[TrainProgress]:
@@ -217,10 +219,16 @@ class Trainer:
             total = self.cfg.iterations
             sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: (1 - min(s, total - 1) / total) ** 0.9,
                                                       last_epoch=self.step - 1 if self.step else -1)
+            void_batches = 0
             while self.step < total:
                 t0 = time.perf_counter()
                 images, labels = next(batches)
                 loss = self._loss(bundle, images, labels)
+                if loss is None:
+                    void_batches += 1
+                    if void_batches > 100:
+                        raise ValueError("the training data has (almost) no labelled pixels: every batch is void")
+                    continue
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
@@ -237,6 +245,7 @@ class Trainer:
             if si + 1 < len(self.stages):
                 self.bundle = _grow_stage(bundle.cpu(), self.stages[si + 1][0])
         final = self._assemble()
+        save_checkpoint(final, self.cfg.out)  # the trained weights are safe before the evaluation runs
         metrics = self._evaluate(final)
         final.meta = final.meta.with_provenance(
             trained_on=f"{self.layout.root.name} (split {self.cfg.split}, {len(self.dataset)} images)",

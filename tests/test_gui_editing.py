@@ -196,3 +196,15 @@ def test_workspace_the_user_picks(qtbot, win, tmp_path):
     win.editor.doc.paint(index=np.arange(0, 80), value=3)
     assert win.editor.save()
     assert Workspace(chosen).has(win.editor.path)
+
+
+def test_a_broken_saved_label_leaves_the_editor_on_its_image(qtbot, win):
+    first = win.editor.path
+    second = first.parent / "p1.png"
+    ws = Workspace.beside(first.parent)
+    ws.root.mkdir(exist_ok=True)
+    ws.label_path(second).write_bytes(b"not a png")
+    win.actions.plain["next"].trigger()
+    qtbot.waitUntil(lambda: "p1.png" in win.last_error, timeout=20000)
+    assert win.editor.path == first  # never writes the first image's labels over the second's file
+    assert ws.label_path(second).read_bytes() == b"not a png"

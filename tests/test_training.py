@@ -70,3 +70,17 @@ def test_eval_json_has_the_fields(scenes, tmp_path, capsys):
     for m in data.values():
         assert set(m) == {"pixel_acc", "mean_acc", "mean_iu", "fw_iu", "per_class_iu"}
         assert len(m["per_class_iu"]) == 7
+
+
+def test_all_void_data_is_refused_not_reported_as_divergence(tmp_path):
+    from fcn_core.image_io import read_label_png, write_label_png
+    from fcn_core.palette import full_palette, voc_colormap
+
+    root = tmp_path / "void"
+    ids = write_scene_dataset(root, 2, seed=5, split="train", size=(48, 48))
+    for i in ids:
+        path = root / "SegmentationClass" / f"{i}.png"
+        write_label_png(path, np.full_like(read_label_png(path), 255), full_palette(voc_colormap(7)))
+    trainer = Trainer(_cfg(root, tmp_path / "v.pt", val_split=None, iterations=3))
+    with pytest.raises(ValueError, match="no labelled pixels"):
+        list(trainer.run())
