@@ -135,23 +135,19 @@ class LabelDocument:
 
     # undo / redo -------------------------------------------------------------------------------
     def undo(self) -> bool:
-        self.end_stroke()
-        if not self.undo_stack:
-            return False
-        atom = self.undo_stack.pop()
-        self.labels.reshape(-1)[atom.index] = atom.old_labels
-        self.verified.reshape(-1)[atom.index] = atom.old_verified
-        self.redo_stack.append(atom)
-        self._notify(_bounds(atom.index, self.shape[1]))
-        return True
+        return self._move(self.undo_stack, self.redo_stack, undo=True)
 
     def redo(self) -> bool:
+        return self._move(self.redo_stack, self.undo_stack, undo=False)
+
+    def _move(self, source, target, undo: bool) -> bool:
+        """Pop a stroke from ``source``, write its old (undo) or new (redo) pixels, push it on ``target``."""
         self.end_stroke()
-        if not self.redo_stack:
+        if not source:
             return False
-        atom = self.redo_stack.pop()
-        self.labels.reshape(-1)[atom.index] = atom.new_labels
-        self.verified.reshape(-1)[atom.index] = atom.new_verified
-        self.undo_stack.append(atom)
+        atom = source.pop()
+        self.labels.reshape(-1)[atom.index] = atom.old_labels if undo else atom.new_labels
+        self.verified.reshape(-1)[atom.index] = atom.old_verified if undo else atom.new_verified
+        target.append(atom)
         self._notify(_bounds(atom.index, self.shape[1]))
         return True
