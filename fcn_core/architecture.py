@@ -8,6 +8,7 @@ Caffe nets and the torchfcn port, so their state dicts load without renaming.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import torch
@@ -100,7 +101,8 @@ class VGG16Backbone(nn.Module):
         self.pool4_channels = blocks[3]
         self.conv7_channels = fc
 
-    def forward(self, x: torch.Tensor) -> BackboneFeatures:
+    def forward(self, x: torch.Tensor, fc6: Callable[[torch.Tensor], torch.Tensor] | None = None) -> BackboneFeatures:
+        """pool3, pool4 and conv7 of ``x``; ``fc6`` may replace the fc6 layer by an equivalent computation."""
         size = (int(x.shape[-2]), int(x.shape[-1]))
         pools = []
         h = x
@@ -109,7 +111,7 @@ class VGG16Backbone(nn.Module):
                 h = F.relu(getattr(self, name)(h), inplace=True)
             h = F.max_pool2d(h, 2, stride=2, ceil_mode=True)
             pools.append(h)
-        h = self.drop6(F.relu(self.fc6(h), inplace=True))
+        h = self.drop6(F.relu((fc6 or self.fc6)(h), inplace=True))
         h = self.drop7(F.relu(self.fc7(h), inplace=True))
         return BackboneFeatures(pool3=pools[2], pool4=pools[3], conv7=h, input_size=size)
 
@@ -121,11 +123,16 @@ def _upsampler(n_class: int, kernel: int, stride: int) -> nn.ConvTranspose2d:
     return layer
 
 
+# An upsampling: (transposed-conv layer name, scores) → upsampled scores.
+Upsampler = Callable[[str, torch.Tensor], torch.Tensor]
+
+
 class FCNHead(nn.Module):
     """Score layers and upsampling of FCN-32s, FCN-16s or FCN-8s (optionally "at-once").
 
     ``forward`` returns the final class scores, cropped to the input's size. ``fusion`` also returns
-    the skip-fusion intermediates at their native strides.
+    the skip-fusion intermediates at their native strides. Both take an optional ``up`` that computes
+    the named transposed convolution another way (the engine's faster equivalent form).
     """
 
     def __init__(self, variant: str, n_class: int, backbone: VGG16Backbone, at_once: bool = False) -> None:
@@ -159,47 +166,52 @@ class FCNHead(nn.Module):
                     layer.weight.zero_()
                     layer.bias.zero_()
 
-    def forward(self, f: BackboneFeatures) -> torch.Tensor:
-        return self.fusion(f)["final"]
+    def forward(self, f: BackboneFeatures, up: Upsampler | None = None) -> torch.Tensor:
+        return self.fusion(f, up)["final"]
 
-    def fusion(self, f: BackboneFeatures) -> dict[str, torch.Tensor]:
+    def _up(self, up: Upsampler | None) -> Upsampler:
+        return up or (lambda name, t: getattr(self, name)(t))
+
+    def fusion(self, f: BackboneFeatures, up: Upsampler | None = None) -> dict[str, torch.Tensor]:
         """Every named step of the skip architecture, ending with ``final`` (input-sized scores)."""
+        up = self._up(up)
         h, w = f.input_size
         out: dict[str, torch.Tensor] = {"score_fr": self.score_fr(f.conv7)}
         if self.variant == "32s":
-            out["final"] = crop_like(self.upscore(out["score_fr"]), CROP_32S, h, w)
+            out["final"] = crop_like(up("upscore", out["score_fr"]), CROP_32S, h, w)
             return out
-        up2 = self.upscore2(out["score_fr"])
+        up2 = up("upscore2", out["score_fr"])
         pool4 = f.pool4 * 0.01 if self.at_once else f.pool4
         sp4 = crop_like(self.score_pool4(pool4), CROP_POOL4, up2.shape[2], up2.shape[3])
         out.update(upscore2=up2, score_pool4c=sp4, fuse_pool4=up2 + sp4)
         if self.variant == "16s":
-            out["final"] = crop_like(self.upscore16(out["fuse_pool4"]), CROP_16S, h, w)
+            out["final"] = crop_like(up("upscore16", out["fuse_pool4"]), CROP_16S, h, w)
             return out
-        up4 = self.upscore_pool4(out["fuse_pool4"])
+        up4 = up("upscore_pool4", out["fuse_pool4"])
         pool3 = f.pool3 * 0.0001 if self.at_once else f.pool3
         sp3 = crop_like(self.score_pool3(pool3), CROP_POOL3, up4.shape[2], up4.shape[3])
         out.update(upscore_pool4=up4, score_pool3c=sp3, fuse_pool3=up4 + sp3)
-        out["final"] = crop_like(self.upscore8(out["fuse_pool3"]), CROP_8S, h, w)
+        out["final"] = crop_like(up("upscore8", out["fuse_pool3"]), CROP_8S, h, w)
         return out
 
-    def contributions(self, f: BackboneFeatures) -> dict[str, torch.Tensor]:
+    def contributions(self, f: BackboneFeatures, up: Upsampler | None = None) -> dict[str, torch.Tensor]:
         """The final scores split by source: what conv7, pool4 and pool3 each add.
 
         The upsamplings are linear and bias-free, so pushing each source alone through the rest of
         the net gives terms that sum to the final scores.
         """
+        up = self._up(up)
         h, w = f.input_size
-        steps = self.fusion(f)
+        steps = self.fusion(f, up)
         if self.variant == "32s":
             return {"conv7": steps["final"]}
         if self.variant == "16s":
-            up = lambda t: crop_like(self.upscore16(t), CROP_16S, h, w)  # noqa: E731
-            return {"conv7": up(steps["upscore2"]), "pool4": up(steps["score_pool4c"])}
-        up8 = lambda t: crop_like(self.upscore8(t), CROP_8S, h, w)  # noqa: E731
+            up16 = lambda t: crop_like(up("upscore16", t), CROP_16S, h, w)  # noqa: E731
+            return {"conv7": up16(steps["upscore2"]), "pool4": up16(steps["score_pool4c"])}
+        up8 = lambda t: crop_like(up("upscore8", t), CROP_8S, h, w)  # noqa: E731
         return {
-            "conv7": up8(self.upscore_pool4(steps["upscore2"])),
-            "pool4": up8(self.upscore_pool4(steps["score_pool4c"])),
+            "conv7": up8(up("upscore_pool4", steps["upscore2"])),
+            "pool4": up8(up("upscore_pool4", steps["score_pool4c"])),
             "pool3": up8(steps["score_pool3c"]),
         }
 

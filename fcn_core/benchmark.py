@@ -1,10 +1,16 @@
-"""Timing the engine against the reference path (plain eager fp32 NCHW module) in one run."""
+"""Timing the engine against the reference path (plain eager fp32 NCHW module) in one run.
+
+Both paths get the same weights and the same images; every figure is a median over ``iters`` runs
+after warm-up, and the speedup is a ratio measured in the same process, so shared, noisy machines
+still give comparable numbers.
+"""
 
 from __future__ import annotations
 
+import copy
 import statistics
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Callable
 
 import numpy as np
@@ -12,25 +18,8 @@ import torch
 
 from .bundle import FCNBundle
 from .engine import Engine
-
-
-@dataclass(frozen=True)
-class BenchResult:
-    """Median milliseconds of each path on the same weights and image, and how well their labels agree."""
-
-    device: str
-    size: tuple[int, int]
-    variant: str
-    reference_ms: float
-    engine_ms: float
-    speedup: float
-    label_agreement: float
-    all_variants_ms: float
-    switch_from_cache_ms: float
-    iters: int
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+from .peak_memory import PeakMemory
+from .scenes import make_scene
 
 
 def _sync(device: torch.device) -> None:
@@ -38,12 +27,13 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def median_ms(fn: Callable[[], object], iters: int, device: torch.device, warmup: int = 2) -> float:
+def median_ms(fn: Callable[[], object], iters: int, device: torch.device, warmup: int = 1) -> float:
+    """Median wall time of ``fn`` in milliseconds (device work included)."""
     for _ in range(warmup):
         fn()
     _sync(device)
     times = []
-    for _ in range(iters):
+    for _ in range(max(1, iters)):
         t0 = time.perf_counter()
         fn()
         _sync(device)
@@ -51,25 +41,82 @@ def median_ms(fn: Callable[[], object], iters: int, device: torch.device, warmup
     return statistics.median(times)
 
 
-def reference_labels(bundle: FCNBundle, image: np.ndarray, variant: str, device: torch.device) -> np.ndarray:
+def reference_labels(bundle: FCNBundle, images: np.ndarray, variant: str, device: torch.device) -> np.ndarray:
     """The way the public ports run it: eager fp32, NCHW, one variant, argmax on the device."""
-    x = bundle.meta.preprocessing.to_tensor(image, device)
+    x = bundle.meta.preprocessing.to_tensor(images, device)
     with torch.no_grad():
-        return bundle(x, variant)[0].argmax(0).cpu().numpy().astype(np.uint8)
+        labels = bundle(x, variant).argmax(1).to(torch.uint8).cpu().numpy()
+    return labels if images.ndim == 4 else labels[0]
 
 
-def run_benchmark(make_bundle: Callable[[], FCNBundle], size: tuple[int, int] = (500, 500), device: str = "cpu",
-                  iters: int = 10, seed: int = 0) -> BenchResult:
-    """Reference vs engine on one random uint8 image: labels of the finest variant, then all variants."""
-    image = np.random.default_rng(seed).integers(0, 256, (*size, 3), dtype=np.uint8)
-    engine = Engine(make_bundle(), device)
+def bench_image(size: tuple[int, int], seed: int = 0) -> np.ndarray:
+    """A generated scene of the given size (textured, with objects: labels are not trivial)."""
+    return make_scene(seed, 0, size).image
+
+
+@dataclass
+class CaseResult:
+    """One model at one image size: reference vs engine, and the engine's other cases."""
+
+    model: str
+    device: str
+    size: tuple[int, int]
+    variant: str
+    reference_ms: float
+    engine_ms: float
+    speedup: float
+    label_agreement: float
+    all_variants_ms: float | None = None
+    all_over_one: float | None = None
+    switch_from_cache_ms: float | None = None
+    batch: int | None = None
+    batch_reference_ms_per_image: float | None = None
+    batch_engine_ms_per_image: float | None = None
+    peak_memory_mb: float | None = None
+    iters: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def run_case(name: str, make_bundle: Callable[[], FCNBundle], size: tuple[int, int], device: str = "cpu",
+             iters: int = 5, batch: int = 0, engine_kwargs: dict | None = None) -> CaseResult:
+    """Reference vs engine on one generated scene of ``size``, then all variants, a switch and a batch."""
+    image = bench_image(size)
+    base = make_bundle().eval()
+    engine = Engine(copy.deepcopy(base), device, **(engine_kwargs or {}))
+    dev = engine.device
     variant = engine.variants[-1]
-    reference = make_bundle().eval().float().to(engine.device)
-    ref_ms = median_ms(lambda: reference_labels(reference, image, variant, engine.device), iters, engine.device)
-    eng_ms = median_ms(lambda: engine.segment(image, variant).labels, iters, engine.device)
-    all_ms = median_ms(lambda: engine.predict_all(engine.analyze(image)), iters, engine.device)
+    reference = copy.deepcopy(base).float().to(dev)
+    if engine.compiled is not None:
+        engine.compiled.wait()
+    ref_ms = median_ms(lambda: reference_labels(reference, image, variant, dev), iters, dev)
+    eng_ms = median_ms(lambda: engine.segment(image, variant).labels, iters, dev)
+    agree = float((reference_labels(reference, image, variant, dev) == engine.segment(image, variant).labels).mean())
+    result = CaseResult(name, str(dev), size, variant, ref_ms, eng_ms, ref_ms / eng_ms, agree, iters=iters)
+    if len(engine.variants) > 1:
+        result.all_variants_ms = median_ms(lambda: engine.predict_all(engine.analyze(image)), iters, dev)
+        result.all_over_one = result.all_variants_ms / eng_ms
     analysis = engine.analyze(image)
     engine.predict_all(analysis)
-    switch_ms = median_ms(lambda: [engine.predict(analysis, v) for v in engine.variants], iters, engine.device)
-    agree = float((reference_labels(reference, image, variant, engine.device) == engine.segment(image, variant).labels).mean())
-    return BenchResult(str(engine.device), size, variant, ref_ms, eng_ms, ref_ms / eng_ms, agree, all_ms, switch_ms, iters)
+
+    def switch() -> None:  # features cached, the variants' answers not: heads only
+        analysis.predictions.clear()
+        for v in engine.variants:
+            engine.predict(analysis, v)
+
+    result.switch_from_cache_ms = median_ms(switch, iters, dev) / len(engine.variants)
+    if batch > 1:
+        images = np.stack([bench_image(size, seed) for seed in range(batch)])
+        result.batch = batch
+        result.batch_reference_ms_per_image = median_ms(
+            lambda: reference_labels(reference, images, variant, dev), iters, dev) / batch
+        result.batch_engine_ms_per_image = median_ms(
+            lambda: engine.predict_batch(list(images), [variant]), iters, dev) / batch
+    reference = analysis = None  # free them before the memory case
+    with PeakMemory(dev) as peak:
+        engine.predict_all(engine.analyze(image))
+    result.peak_memory_mb = peak.megabytes
+    result.notes = list(engine.notices)
+    return result

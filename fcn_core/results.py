@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
 from .architecture import GRID_ORIGIN
+from .confidence import margin_and_entropy
 
 
 @dataclass(frozen=True)
@@ -46,15 +48,32 @@ class SkipFusion:
     contributions: dict[str, np.ndarray]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Prediction:
-    """One variant's answer on one image: labels, confidence (softmax margin), and scores."""
+    """One variant's answer on one image: labels and scores; confidence and entropy on first use."""
 
     variant: str
     labels: np.ndarray      # H×W uint8 class indices
-    confidence: np.ndarray  # H×W float32: top-1 minus top-2 softmax probability
-    entropy: np.ndarray     # H×W float32: softmax entropy in nats
     scores: np.ndarray      # C×H×W float32 final class scores (logits)
+
+    @cached_property
+    def _summary(self) -> tuple[np.ndarray, np.ndarray]:
+        return margin_and_entropy(self.scores)
+
+    @property
+    def confidence(self) -> np.ndarray:
+        """H×W float32: top-1 minus top-2 softmax probability."""
+        return self._summary[0]
+
+    @property
+    def entropy(self) -> np.ndarray:
+        """H×W float32: softmax entropy in nats."""
+        return self._summary[1]
+
+    def materialize(self) -> "Prediction":
+        """Compute confidence and entropy now (call off the GUI thread); returns self."""
+        _ = self._summary
+        return self
 
     @property
     def shape(self) -> tuple[int, int]:

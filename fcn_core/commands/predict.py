@@ -1,18 +1,14 @@
-"""``fcn-workbench predict``: label PNGs (and optionally scores) for images."""
+"""``fcn-workbench predict``: label PNGs (and optionally scores) for images and folders."""
 
 from __future__ import annotations
 
 import argparse
-import io
 import sys
 from pathlib import Path
 
-import numpy as np
-
-from ..atomic import atomic_write_bytes
 from ..cli import CLIError, add_device_arg, add_weights_args
-from ..image_io import ImageReadError, expand_image_paths, read_image, write_label_png
-from ..palette import full_palette
+from ..folder_predict import predict_folder
+from ..image_io import expand_image_paths
 from .common import engine_from_args, variants_from_arg
 
 
@@ -24,6 +20,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--variant", choices=("32s", "16s", "8s", "all"), default="8s")
     add_device_arg(p)
     p.add_argument("--save-logits", action="store_true", help="also write <stem>_<variant>.npy (float32 C×H×W scores)")
+    p.add_argument("--batch", type=int, default=8, help="images of equal size run together (default 8)")
+    p.add_argument("--readers", type=int, default=4, help="threads decoding images ahead of the model")
+    p.add_argument("--quiet", action="store_true", help="do not list each image")
     p.set_defaults(handler=run)
 
 
@@ -31,27 +30,19 @@ def run(args: argparse.Namespace) -> int:
     images = expand_image_paths(args.images)
     if not images:
         raise CLIError("no images found")
+    if args.batch < 1 or args.readers < 1:
+        raise CLIError("--batch and --readers must be at least 1")
     engine = engine_from_args(args)
     variants = variants_from_arg(engine, args.variant)
-    args.out.mkdir(parents=True, exist_ok=True)
-    palette = full_palette(engine.meta.palette())
-    failures = 0
-    for path in images:
-        try:
-            image = read_image(path)
-        except ImageReadError as e:
-            print(f"fcn-workbench predict: skipped: {e}", file=sys.stderr)
-            failures += 1
-            continue
-        analysis = engine.analyze(image)
-        for v in variants:
-            pred = engine.predict(analysis, v)
-            write_label_png(args.out / f"{path.stem}_{v}.png", pred.labels, palette)
-            if args.save_logits:
-                buf = io.BytesIO()
-                np.save(buf, pred.scores.astype(np.float32))
-                atomic_write_bytes(args.out / f"{path.stem}_{v}.npy", buf.getvalue())
-        print(f"{path.name}: {' '.join(variants)}")
-    if failures:
-        raise CLIError(f"{failures} of {len(images)} images could not be read")
+
+    def progress(done: int, total: int, path: Path) -> None:
+        if not args.quiet:
+            print(f"{path.name}: {' '.join(variants)}")
+
+    report = predict_folder(engine, images, args.out, variants, args.save_logits, args.batch, args.readers,
+                            progress=progress)
+    for path, why in report.failed:
+        print(f"fcn-workbench predict: skipped: {why}", file=sys.stderr)
+    if report.failed:
+        raise CLIError(f"{len(report.failed)} of {len(images)} images could not be read")
     return 0

@@ -1,0 +1,36 @@
+"""Process settings that make CPU inference faster.
+
+PyTorch's CPU allocator hands large tensors straight to glibc, which maps them with mmap and unmaps
+them on free, so every inference page-faults its activations in again (a quarter of the time of a
+full-width VGG16 at 256×256). Keeping freed memory in the heap removes that cost; it is process-wide,
+so the reference path in a benchmark run benefits as much as the engine.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import sys
+
+_M_TRIM_THRESHOLD = -1
+_M_MMAP_MAX = -4
+_done = False
+
+
+def keep_freed_memory() -> bool:
+    """Ask glibc malloc to serve large blocks from the heap and keep them after free (once; Linux only)."""
+    global _done
+    if _done:
+        return True
+    if os.environ.get('FCN_KEEP_MMAP'):
+        return False
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        ok = libc.mallopt(_M_MMAP_MAX, 0) == 1 and libc.mallopt(_M_TRIM_THRESHOLD, 2**30) == 1
+    except (OSError, AttributeError):  # not glibc
+        return False
+    _done = ok
+    return ok
