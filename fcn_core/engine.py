@@ -204,20 +204,20 @@ class Engine:
     # -- public API -------------------------------------------------------------------------------
     def predict(self, analysis: Analysis, variant: str) -> Prediction:
         """Labels and scores of one variant (cached per analysis); confidence and entropy on first use."""
-        self.meta.variant(variant)
-        with self._lock, torch.inference_mode():
-            if variant not in analysis.predictions:
-                h, w = analysis.size
-                todo = [variant]
-                if h * w > self.max_pixels:  # tiles: compute every variant of the backbone at once
-                    bb = self.bundle.backbone_of(variant)
-                    todo = [v for v in self.variants if self.bundle.backbone_of(v) == bb and v not in analysis.predictions]
-                analysis.predictions.update(self._compute(analysis, todo))
-            return analysis.predictions[variant]
+        return self._ensure(analysis, [variant])[variant]
 
     def predict_all(self, analysis: Analysis) -> dict[str, Prediction]:
-        """Every variant of the bundle, each backbone run once."""
-        return {v: self.predict(analysis, v) for v in self.variants}
+        """Every variant of the bundle, each backbone run once (once per tile for large images)."""
+        return self._ensure(analysis, list(self.variants))
+
+    def _ensure(self, analysis: Analysis, variants: list[str]) -> dict[str, Prediction]:
+        for v in variants:
+            self.meta.variant(v)
+        with self._lock, torch.inference_mode():
+            missing = [v for v in variants if v not in analysis.predictions]
+            if missing:
+                analysis.predictions.update(self._compute(analysis, missing))
+            return {v: analysis.predictions[v] for v in variants}
 
     def predict_batch(self, images: Sequence[np.ndarray], variants: Sequence[str] | None = None) -> list[dict[str, Prediction]]:
         """Same-sized images as one batch: each backbone runs once for all of them (no cache kept)."""
