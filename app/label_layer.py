@@ -1,4 +1,4 @@
-"""The label layer being edited: an ARGB image we own, repainted only where a stroke changed it."""
+"""The label layer being edited: an indexed image over the label map itself, coloured by Qt through a table."""
 
 from __future__ import annotations
 
@@ -15,16 +15,28 @@ def lut_to_argb32(lut: np.ndarray) -> np.ndarray:
     return (a << 24) | (r << 16) | (g << 8) | b
 
 
+def lut_to_color_table(lut: np.ndarray) -> list[int]:
+    """A 256×4 RGBA LUT as an Indexed8 colour table (non-premultiplied ARGB; Qt premultiplies as it draws)."""
+    lut = np.asarray(lut, np.uint32)
+    return ((lut[:, 3] << 24) | (lut[:, 0] << 16) | (lut[:, 1] << 8) | lut[:, 2]).tolist()
+
+
 class LabelLayer(QGraphicsObject):
-    """Draws a label map through a LUT; :meth:`refresh` re-colours only a rectangle of it."""
+    """Draws a label map through a LUT. The QImage shares the label map's memory, so a stroke costs only a
+    repaint of its rectangle (:meth:`refresh`) and a new LUT (opacity, hidden classes) only a new colour table."""
 
     def __init__(self) -> None:
         super().__init__()
         self.labels: np.ndarray | None = None
         self.argb = np.zeros(256, np.uint32)
-        self.buffer = np.zeros((0, 0), np.uint32)
+        self._index = np.zeros((0, 0), np.uint8)  # the pixels the QImage reads: ``labels`` itself when it can be
         self.image = QImage()
-        self.pixels_coloured = 0  # how many pixels the last refresh re-coloured (for tests)
+        self.pixels_coloured = 0  # pixels the last refresh sent to be re-coloured on screen (for tests)
+
+    @property
+    def buffer(self) -> np.ndarray:
+        """The premultiplied ARGB32 pixels on show (computed on demand, for inspection)."""
+        return self.argb[self._index]
 
     def boundingRect(self) -> QRectF:  # noqa: N802 - Qt naming
         if self.labels is None:
@@ -38,25 +50,29 @@ class LabelLayer(QGraphicsObject):
         self.labels = labels
         self.argb = lut_to_argb32(lut)
         if labels is None:
-            self.buffer = np.zeros((0, 0), np.uint32)
+            self._index = np.zeros((0, 0), np.uint8)
             self.image = QImage()
         else:
-            self.buffer = np.ascontiguousarray(self.argb[labels])
+            self._index = np.ascontiguousarray(labels, np.uint8)
             h, w = labels.shape
-            self.image = QImage(self.buffer.data, w, h, 4 * w, QImage.Format.Format_ARGB32_Premultiplied)
+            self.image = QImage(self._index.data, w, h, w, QImage.Format.Format_Indexed8)
+            self.image.setColorTable(lut_to_color_table(lut))
             self.pixels_coloured = labels.size
         self.update()
 
     def set_lut(self, lut: np.ndarray) -> None:
         if self.labels is not None:
-            self.set_labels(self.labels, lut)
+            self.argb = lut_to_argb32(lut)
+            self.image.setColorTable(lut_to_color_table(lut))
+            self.update()
 
     def refresh(self, rect: tuple[int, int, int, int]) -> None:
-        """Re-colour the rectangle (x0, y0, x1, y1) from the label map and repaint only it."""
+        """The label map changed inside the rectangle (x0, y0, x1, y1): repaint only it."""
         if self.labels is None:
             return
         x0, y0, x1, y1 = rect
-        self.buffer[y0:y1, x0:x1] = self.argb[self.labels[y0:y1, x0:x1]]
+        if self._index is not self.labels:  # a copy (the labels were not contiguous uint8): bring it up to date
+            self._index[y0:y1, x0:x1] = self.labels[y0:y1, x0:x1]
         self.pixels_coloured = (x1 - x0) * (y1 - y0)
         self.update(QRectF(x0, y0, x1 - x0, y1 - y0))
 

@@ -339,7 +339,7 @@ class MainWindow(CorrectingMixin, QMainWindow):
         if r is None or self.meta is None:
             return
         n = self.meta.n_class
-        self.legend.set_fractions(r.predictions[self.variant].class_fractions(n))
+        self.legend.set_fractions(r.class_fractions(self.variant, n))
         if self.view == "single" and self.editing and self.editor.doc is not None and self.editor.path == r.path:
             self.single.show_result(r, self.variant, self.palette, self.display, n)
             self.single.show_labels(self.editor.doc.labels, self.palette, replace(self.display, mode="labels"))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +11,7 @@ from PySide6.QtCore import QObject, Signal
 
 from fcn_core import Analysis, Engine, ModelMeta, Prediction, SkipFusion, load_bundle, read_image
 
+from .overlay import class_fractions
 from .tasks import JobContext, TaskRunner
 
 
@@ -21,6 +22,14 @@ class ImageResult:
     path: Path
     image: np.ndarray
     predictions: dict[str, Prediction]
+    fractions: dict[tuple[str, int], np.ndarray] = field(default_factory=dict, compare=False, repr=False)
+
+    def class_fractions(self, variant: str, n_class: int) -> np.ndarray:
+        """Share of pixels per class of one variant, counted once (the service counts them off the GUI thread)."""
+        key = (variant, n_class)
+        if key not in self.fractions:
+            self.fractions[key] = class_fractions(self.predictions[variant].labels, n_class)
+        return self.fractions[key]
 
 
 class ModelService(QObject):
@@ -97,7 +106,10 @@ class ModelService(QObject):
 
         def job(ctx: JobContext) -> ImageResult:
             analysis = self._analysis(path, engine)
-            return ImageResult(path, analysis.image, engine.predict_all(analysis))
+            result = ImageResult(path, analysis.image, engine.predict_all(analysis))
+            for variant in result.predictions:
+                result.class_fractions(variant, engine.meta.n_class)
+            return result
 
         self.runner.submit(job, self.imageReady.emit, lambda msg: self.failed.emit(msg))
 
