@@ -1,8 +1,13 @@
-"""Exporting corrected labels as a VOC-layout fine-tuning dataset (and reading exports back)."""
+"""Exporting corrected labels as a VOC-layout fine-tuning dataset (and reading exports back).
+
+An export is written into a hidden folder beside the target and moved into place only once it is complete
+(:mod:`fcn_core.staging`): a full disk, a write error or a cancel leaves the target as it was, with no
+partial or temporary files, and the same export can simply be run again.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -14,10 +19,16 @@ from .atomic import atomic_write_bytes, atomic_write_via
 from .engine import Engine
 from .image_io import is_image_path, read_image, read_label_png, write_label_png
 from .palette import VOID, full_palette
-from .voc_dataset import VOCLayout
+from .staging import staged_folder
+from .voc_dataset import CLASSES_FILE, VOCLayout
 from .workspace import WORKSPACE_DIR, Workspace
 
 VERIFIED_DIR = "SegmentationVerified"
+ENTRIES = ("JPEGImages", "SegmentationClass", VERIFIED_DIR, "ImageSets/Segmentation", CLASSES_FILE)  # what an export owns
+
+
+class ExportCancelled(Exception):
+    """The export was cancelled; nothing was written to its target."""
 
 
 @dataclass(frozen=True)
@@ -27,6 +38,7 @@ class ExportSummary:
     predicted: int
     train: list[str]
     val: list[str]
+    sources: dict[str, str] = field(default_factory=dict)  # item id → the image file it came from
 
 
 def find_source(source: str | Path) -> tuple[Path, Workspace]:
@@ -40,18 +52,23 @@ def find_source(source: str | Path) -> tuple[Path, Workspace]:
 
 
 def _check_target(out: Path, overwrite: bool) -> None:
-    layout = VOCLayout(out)
-    if not overwrite and (layout.images.exists() or layout.labels.exists()):
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"{out} is a file, not a folder")
+    if not overwrite and any((out / e).exists() for e in ENTRIES):
         raise ValueError(f"{out} already holds a dataset; choose an empty folder (or overwrite on purpose)")
 
 
 def export_dataset(source: str | Path, out: str | Path, classes: tuple[str, ...], colors, val_fraction: float = 0.2,
                    seed: int = 0, engine: Engine | None = None, only_verified: bool = False, overwrite: bool = False,
-                   progress: Callable[[int, int], None] | None = None, workspace: Workspace | None = None) -> ExportSummary:
+                   progress: Callable[[int, int], None] | None = None, workspace: Workspace | None = None,
+                   cancel: Callable[[], bool] | None = None) -> ExportSummary:
     """Write JPEGImages, SegmentationClass, SegmentationVerified, ImageSets/Segmentation/{train,val,trainval}.
 
     Images without corrections are skipped, or labelled with ``engine``'s finest variant when given
-    (``--predict-missing``). With ``only_verified`` unverified pixels become void (255).
+    (``--predict-missing``). With ``only_verified`` unverified pixels become void (255). ``progress(i, n)``
+    is called before each image; ``cancel()`` returning True (or ``progress`` raising) stops the export,
+    and then, as after any error, ``out`` is left exactly as it was (:class:`ExportCancelled` for a cancel,
+    :class:`OSError` with its errno for a full disk or a write error).
     """
     folder, ws = find_source(source)
     ws = workspace or ws
@@ -60,15 +77,38 @@ def export_dataset(source: str | Path, out: str | Path, classes: tuple[str, ...]
     if not 0 <= val_fraction < 1:
         raise ValueError("the validation fraction must be in [0, 1)")
     images = sorted(p for p in folder.iterdir() if p.is_file() and is_image_path(p))
-    layout = VOCLayout(out)
+    if not images:
+        raise ValueError(f"nothing to export: {folder} holds no images")
+    if engine is None and not any(ws.has(p) for p in images):
+        raise ValueError(f"nothing to export: no image in {folder} has corrections (use --predict-missing)")
+    try:
+        with staged_folder(out, ENTRIES) as stage:
+            summary = _write(stage, images, ws, classes, colors, val_fraction, seed, engine, only_verified,
+                             progress, cancel)
+    except OSError as e:
+        raise OSError(e.errno, f"{e.strerror or e}; nothing was exported, {out} is as it was") from e
+    return summary
+
+
+def _check(cancel: Callable[[], bool] | None) -> None:
+    if cancel is not None and cancel():
+        raise ExportCancelled("the export was cancelled; nothing was written")
+
+
+def _write(root: Path, images: list[Path], ws: Workspace, classes: tuple[str, ...], colors, val_fraction: float,
+           seed: int, engine: Engine | None, only_verified: bool, progress: Callable[[int, int], None] | None,
+           cancel: Callable[[], bool] | None) -> ExportSummary:
+    """The whole dataset, written into ``root`` (the hidden staging folder)."""
+    layout = VOCLayout(root)
     layout.make_dirs()
-    (out / VERIFIED_DIR).mkdir(exist_ok=True)
+    (root / VERIFIED_DIR).mkdir()
     layout.write_classes(classes, colors)
     palette = full_palette(np.asarray(colors, np.uint8))
-    ids, corrected, predicted = [], 0, 0
+    ids, sources, corrected, predicted = [], {}, 0, 0
     for i, path in enumerate(images):
         if progress:
             progress(i, len(images))
+        _check(cancel)
         image = read_image(path)
         saved = ws.load(path, image.shape[:2], len(classes))
         if saved is not None:
@@ -88,10 +128,11 @@ def export_dataset(source: str | Path, out: str | Path, classes: tuple[str, ...]
         atomic_write_bytes(layout.images / f"{item}.jpg", jpg.tobytes())
         write_label_png(layout.labels / f"{item}.png", labels, palette)
         vimg = Image.fromarray((verified * 255).astype(np.uint8), mode="L")
-        atomic_write_via(out / VERIFIED_DIR / f"{item}.png", lambda tmp, v=vimg: v.save(tmp, format="PNG"))
+        atomic_write_via(root / VERIFIED_DIR / f"{item}.png", lambda tmp, v=vimg: v.save(tmp, format="PNG"))
         ids.append(item)
+        sources[item] = path.name
     if not ids:
-        raise ValueError(f"nothing to export: no image in {folder} has corrections (use --predict-missing)")
+        raise ValueError("nothing to export: no image has corrections")
     order = np.random.default_rng(seed).permutation(len(ids))
     n_val = int(round(val_fraction * len(ids))) if len(ids) > 1 else 0
     val = sorted(ids[j] for j in order[:n_val])
@@ -101,7 +142,8 @@ def export_dataset(source: str | Path, out: str | Path, classes: tuple[str, ...]
     layout.write_split("trainval", sorted(ids))
     if progress:
         progress(len(images), len(images))
-    return ExportSummary(len(ids), corrected, predicted, train, val)
+    _check(cancel)  # the last moment: after this the dataset moves into place
+    return ExportSummary(len(ids), corrected, predicted, train, val, sources)
 
 
 def import_export(root: str | Path, item: str) -> tuple[np.ndarray, np.ndarray]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -12,6 +14,7 @@ from app.main_window import MainWindow
 from fcn_core import FCNBundle, Workspace, save_checkpoint
 from fcn_core.export import import_export
 from tests.conftest import randomize, tiny_meta
+from tests.helpers.faults import disk_full_after, leftovers
 
 
 @pytest.fixture
@@ -152,6 +155,49 @@ def test_export_from_the_window(qtbot, win, tmp_path):
     item = win.editor.path.stem
     labels, verified = import_export(out, item)
     assert np.array_equal(labels, win.editor.doc.labels) and np.array_equal(verified, win.editor.doc.verified)
+
+
+def test_export_cancel_and_disk_full_in_the_window_leave_nothing_then_export_works(qtbot, win, tmp_path, monkeypatch):
+    win.editor.doc.paint(index=np.arange(0, 500), value=1)
+    win.editor.save()
+    out = tmp_path / "export"
+    gate = threading.Event()
+    win.service.runner.submit(lambda ctx: gate.wait(10))  # hold the worker so the cancel lands before the export runs
+    win.export_to(out)
+    assert win.cancel_button.isVisible()
+    win.cancel_button.click()
+    gate.set()
+    qtbot.waitUntil(lambda: "Export cancelled" in win.statusBar().currentMessage(), timeout=20000)
+    assert not out.exists() and not win.cancel_button.isVisible()
+    with monkeypatch.context() as m:
+        disk_full_after(m, 2000)
+        win.export_to(out)
+        qtbot.waitUntil(lambda: "Export failed" in win.last_error, timeout=20000)
+        win.service.runner.wait(10000)
+    assert win.last_error.startswith("Export failed: No space left on device; nothing was exported")
+    assert not out.exists() and leftovers(tmp_path) == []
+    win.export_to(out)
+    qtbot.waitUntil(lambda: "Exported" in win.statusBar().currentMessage(), timeout=20000)
+    labels, verified = import_export(out, win.editor.path.stem)
+    assert np.array_equal(labels, win.editor.doc.labels) and np.array_equal(verified, win.editor.doc.verified)
+
+
+def test_a_save_that_hits_a_full_disk_is_retried_and_lands(qtbot, win, monkeypatch):
+    path, ws = win.editor.path, Workspace.beside(win.editor.path.parent)
+    win.editor.doc.paint(index=np.arange(0, 60), value=3)
+    assert win.editor.save()
+    before = ws.load(path, (60, 80), 5)[0].copy()
+    win.editor.doc.paint(index=np.arange(60, 200), value=4)
+    with monkeypatch.context() as m:
+        disk_full_after(m, 100)  # the label PNG does not fit
+        assert not win.editor.save()
+    assert "No space left" in win.last_error and win.editor.unsaved
+    assert np.array_equal(ws.load(path, (60, 80), 5)[0], before)  # the old file, whole
+    assert leftovers(ws.root) == []
+    assert win.editor.save_timer.isActive()  # the retry is scheduled (5 s); run it now
+    win.editor.save_timer.start(1)
+    qtbot.waitUntil(lambda: not win.editor.unsaved, timeout=5000)
+    assert np.array_equal(ws.load(path, (60, 80), 5)[0], win.editor.doc.labels)
 
 
 def test_failed_save_keeps_edits_and_tells(qtbot, win, monkeypatch):

@@ -84,3 +84,81 @@ def test_all_void_data_is_refused_not_reported_as_divergence(tmp_path):
     trainer = Trainer(_cfg(root, tmp_path / "v.pt", val_split=None, iterations=3))
     with pytest.raises(ValueError, match="no labelled pixels"):
         list(trainer.run())
+
+
+@pytest.mark.slow
+def test_cancel_during_training_keeps_a_complete_checkpoint_and_the_next_run_works(scenes, tmp_path, monkeypatch):
+    from tests.helpers.faults import leftovers
+
+    out = tmp_path / "c.pt"
+    run = Trainer(_cfg(scenes, out, iterations=16, checkpoint_every=5, val_split=None)).run()
+    for p in run:
+        if p.step == 7:
+            break
+    run.close()  # the GUI's and the CLI's cancel: stop resuming the generator
+    _, state = load_checkpoint(out)  # complete, and resumable from step 5
+    assert state["step"] == 5 and leftovers(tmp_path) == []
+
+    real_save = torch.save
+
+    def interrupted(obj, f, *a, **k):  # Ctrl+C while the step-10 checkpoint is half written
+        with open(f, "wb") as fh:
+            fh.write(b"PK\x03\x04 half a checkpoint")
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as m:
+        m.setattr(torch, "save", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            for _ in Trainer(_cfg(scenes, out, iterations=16, checkpoint_every=5, val_split=None), resume=True).run():
+                pass
+    assert torch.save is real_save
+    _, state = load_checkpoint(out)
+    assert state["step"] == 5 and leftovers(tmp_path) == []
+
+    steps = [p.step for p in Trainer(_cfg(scenes, out, iterations=16, checkpoint_every=5, val_split=None),
+                                     resume=True).run() if not p.done]
+    assert steps[0] == 6 and steps[-1] == 16
+    bundle, state = load_checkpoint(out)
+    assert state is None and leftovers(tmp_path) == []
+    again = tmp_path / "again.pt"  # and a fresh run after all that
+    assert [p.done for p in Trainer(_cfg(scenes, again, iterations=3, val_split=None)).run()][-1]
+    assert load_checkpoint(again)[1] is None
+
+
+@pytest.mark.slow
+def test_cancel_during_finetune_leaves_the_workspace_clean_and_the_next_finetune_works(tmp_path):
+    from PIL import Image
+
+    from fcn_core import FCNBundle, ModelMeta, Preprocessing, VariantSpec, Workspace
+    from fcn_core.finetune import finetune_on_corrections
+    from fcn_core.label_document import LabelDocument
+    from fcn_core.scenes import SCENE_CLASSES, SCENE_COLORS, make_scene
+    from tests.helpers.faults import leftovers, snapshot
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    ws = Workspace.beside(folder)
+    for i in range(3):
+        scene = make_scene(21, i, (48, 48))
+        Image.fromarray(scene.image).save(folder / f"s{i}.png")
+        ws.save(folder / f"s{i}.png", LabelDocument(scene.labels, np.ones((48, 48), bool), n_class=7),
+                np.asarray(SCENE_COLORS), SCENE_CLASSES)
+    labels_before = {p.name: p.read_bytes() for p in ws.root.glob("*.png")}
+    torch.manual_seed(0)
+    model = FCNBundle(ModelMeta(SCENE_CLASSES, SCENE_COLORS, Preprocessing.imagenet(), (VariantSpec("32s"),), 0.0625))
+
+    class Stop(Exception):
+        pass
+
+    def stop_at_3(step: int, total: int, loss: float) -> None:
+        if step == 3:
+            raise Stop()
+
+    with pytest.raises(Stop):
+        finetune_on_corrections(model, folder, iterations=8, batch=2, crop=48, device="cpu", progress=stop_at_3)
+    assert leftovers(tmp_path) == []
+    assert {p.name: p.read_bytes() for p in ws.root.glob("*.png")} == labels_before  # corrections untouched
+    data = snapshot(ws.root / "finetune_data")
+    assert sum(k.startswith("JPEGImages/") for k in data) == 3  # the export it made is whole
+    result = finetune_on_corrections(model, folder, iterations=4, batch=2, crop=48, device="cpu")
+    assert load_checkpoint(result.checkpoint)[1] is None and leftovers(tmp_path) == []
