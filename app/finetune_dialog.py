@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QDialog, QLabel, QProgressBar, QPushButton, QVBoxLayout
 
-from fcn_core.finetune import FineTuneResult, finetune_on_corrections
-
 from .model_service import ModelService
 from .tasks import JobContext
+
+if TYPE_CHECKING:  # fcn_core.finetune loads torchvision: imported when a fine-tune starts, not with the window
+    from fcn_core.finetune import FineTuneResult
 
 
 def _metrics_line(name: str, metrics: dict) -> str:
@@ -43,6 +45,8 @@ class FineTuneDialog(QDialog):
             return
 
         def job(ctx: JobContext) -> FineTuneResult:
+            from fcn_core.finetune import finetune_on_corrections
+
             return finetune_on_corrections(bundle, folder, iterations, workspace=workspace,
                                            progress=lambda s, n, loss: ctx.progress(s, n, f"loss {loss:.4f}"))
 

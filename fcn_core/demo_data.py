@@ -12,7 +12,7 @@ from .atomic import atomic_write_bytes
 from .image_io import write_label_png
 from .palette import full_palette
 from .scenes import SCENE_CLASSES, SCENE_COLORS, make_scene
-from .voc_dataset import VOCLayout
+from .voc_layout import VOCLayout
 
 
 def write_scene_dataset(out: str | Path, count: int, seed: int, split: str = "train", size: tuple[int, int] = (160, 160),

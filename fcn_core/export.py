@@ -20,7 +20,7 @@ from .engine import Engine
 from .image_io import is_image_path, read_image, read_label_png, write_label_png
 from .palette import VOID, full_palette
 from .staging import staged_folder
-from .voc_dataset import CLASSES_FILE, VOCLayout
+from .voc_layout import CLASSES_FILE, VOCLayout
 from .workspace import WORKSPACE_DIR, Workspace
 
 VERIFIED_DIR = "SegmentationVerified"

@@ -1,9 +1,7 @@
-"""VOC-layout datasets: JPEGImages/, SegmentationClass/ (palette PNGs), ImageSets/Segmentation/."""
+"""VOC-layout datasets as torch datasets (the folder layout itself is in :mod:`fcn_core.voc_layout`)."""
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -11,55 +9,9 @@ import torch
 from torchvision import tv_tensors
 from torchvision.transforms import v2
 
-from .atomic import atomic_write_bytes
 from .image_io import read_image, read_label_png
 from .palette import VOID
-
-CLASSES_FILE = "classes.json"
-
-
-@dataclass(frozen=True)
-class VOCLayout:
-    """Paths inside a VOC-layout folder."""
-
-    root: Path
-
-    @property
-    def images(self) -> Path:
-        return self.root / "JPEGImages"
-
-    @property
-    def labels(self) -> Path:
-        return self.root / "SegmentationClass"
-
-    @property
-    def splits(self) -> Path:
-        return self.root / "ImageSets" / "Segmentation"
-
-    def split_ids(self, split: str) -> list[str]:
-        path = self.splits / f"{split}.txt"
-        if not path.exists():
-            have = sorted(p.stem for p in self.splits.glob("*.txt")) if self.splits.exists() else []
-            raise ValueError(f"{self.root} has no split {split!r} (it has: {', '.join(have) or 'none'})")
-        return [line.strip() for line in path.read_text().splitlines() if line.strip()]
-
-    def make_dirs(self) -> None:
-        for d in (self.images, self.labels, self.splits):
-            d.mkdir(parents=True, exist_ok=True)
-
-    def write_split(self, split: str, ids: list[str]) -> None:
-        atomic_write_bytes(self.splits / f"{split}.txt", "".join(f"{i}\n" for i in ids).encode())
-
-    def write_classes(self, names, colors) -> None:
-        data = {"classes": list(names), "colors": [list(map(int, c)) for c in colors]}
-        atomic_write_bytes(self.root / CLASSES_FILE, json.dumps(data, indent=1).encode())
-
-    def read_classes(self) -> tuple[tuple[str, ...], tuple[tuple[int, int, int], ...]] | None:
-        path = self.root / CLASSES_FILE
-        if not path.exists():
-            return None
-        data = json.loads(path.read_text())
-        return tuple(data["classes"]), tuple(tuple(int(x) for x in c) for c in data["colors"])
+from .voc_layout import CLASSES_FILE, VOCLayout  # noqa: F401 - re-exported
 
 
 def train_transforms(crop: int) -> v2.Compose:

@@ -1,47 +1,142 @@
-"""Kill the app (SIGKILL) while it autosaves: every label file stays valid and at most the last stroke is lost."""
+"""Kill the app (SIGKILL) while it autosaves: every label file stays valid and at most the last stroke is lost.
+
+Over 100 autosaves in several lives of the real window: each life reopens the labels the previous one
+saved, paints one row per stroke (row i gets class 1 + i % 4), reports each row once autosave wrote it,
+and is killed at a random moment (a random stroke, then a random few milliseconds into the next stroke
+and its save). The first life uses the app's own autosave delay; the later ones a short one, so that 100
+saves fit in the test's time. Each next life is started while the previous one paints, and opens the
+folder only once the previous one is dead.
+"""
 
 from __future__ import annotations
 
+import json
 import os
-import signal
+import queue
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from fcn_core import FCNBundle, Workspace, read_label_png, save_checkpoint
+from app.editor import AUTOSAVE_MS
+from fcn_core import FCNBundle, LabelDocument, Workspace, read_label_png, save_checkpoint
+from fcn_core.palette import voc_colormap
 from tests.conftest import randomize, tiny_meta
 
 ROOT = Path(__file__).resolve().parent.parent
+ROWS, WIDTH = 120, 160
+AUTOSAVES = 100
+FAST_MS = 5
+FAST_LIVES = 5
+LINE_TIMEOUT_S = 90
+
+
+class _Life:
+    """One run of tests/helpers/autosave_app.py, waiting for ``go START`` before it opens the folder."""
+
+    def __init__(self, model: Path, folder: Path, autosave_ms: int, log: Path) -> None:
+        env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(ROOT)}
+        self.log = log
+        self._err = open(log, "w")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.helpers.autosave_app", str(model), str(folder), str(ROWS), "--wait",
+             "--autosave-ms", str(autosave_ms)],
+            cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._err, text=True)
+        self.lines: queue.Queue[str | None] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            self.lines.put(line.strip())
+        self.lines.put(None)
+
+    def go(self, start: int) -> None:
+        self.proc.stdin.write(f"go {start}\n")
+        self.proc.stdin.flush()
+
+    def saved_row(self) -> int:
+        """The next row the app reports saved (skipping ``ready``)."""
+        while True:
+            try:
+                line = self.lines.get(timeout=LINE_TIMEOUT_S)
+            except queue.Empty:
+                line = "timeout"
+            if line != "ready":
+                break
+        if line is None or line == "timeout":
+            self.kill()
+            pytest.fail(f"the app stopped reporting ({line}): {self.log.read_text()[-2000:]}")
+        return int(line)
+
+    def reported_after_kill(self) -> list[int]:
+        """Rows the app reported saved that were still in the pipe when it was killed."""
+        rows = []
+        while (line := self.lines.get(timeout=LINE_TIMEOUT_S)) is not None:
+            if line != "ready":
+                rows.append(int(line))
+        return rows
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()  # SIGKILL
+        self.proc.wait()
+        self._err.close()
+
+
+def _check(ws: Workspace, image: Path, last: int) -> bool:
+    """The files after a kill: whole, rows 0..last saved, row last+1 old or new, nothing beyond. New row on disk?"""
+    labels = read_label_png(ws.label_path(image))  # a valid PNG, never half-written
+    assert labels.shape == (ROWS, WIDTH)
+    for i in range(last + 1):  # every stroke reported saved is on disk
+        assert (labels[i] == 1 + i % 4).all(), (i, last)
+    nxt = labels[last + 1] if last + 1 < ROWS else np.zeros(WIDTH, np.uint8)
+    assert (nxt == 0).all() or (nxt == 1 + (last + 1) % 4).all(), "the stroke after the last saved one is torn"
+    assert (labels[last + 2:] == 0).all()  # at most that one stroke is lost, nothing else changed
+    verified = read_label_png(ws.verified_path(image)) > 0
+    assert verified[: last + 1].all() and not verified[last + 2:].any()
+    json.loads(ws.state_path(image).read_text())
+    return bool((nxt != 0).all())
 
 
 @pytest.mark.slow
-def test_killed_during_autosave_keeps_every_saved_stroke(tmp_path):
+def test_killed_at_random_moments_during_100_autosaves_keeps_every_saved_stroke(tmp_path):
     model = tmp_path / "m.pt"
     save_checkpoint(randomize(FCNBundle(tiny_meta(n_class=5))), model)
     folder = tmp_path / "imgs"
     folder.mkdir()
-    Image.fromarray(np.random.default_rng(0).integers(0, 255, (120, 200, 3), dtype=np.uint8)).save(folder / "a.png")
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(ROOT)}
+    image = folder / "a.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (ROWS, WIDTH, 3), dtype=np.uint8)).save(image)
+    ws = Workspace.beside(folder)  # start from saved, all-background labels so every row's state is known
+    colors = np.asarray(voc_colormap(5))
+    ws.save(image, LabelDocument(np.zeros((ROWS, WIDTH), np.uint8), n_class=5), colors, tuple(f"c{i}" for i in range(5)))
     rng = np.random.default_rng(1)
-    for run in range(3):
-        proc = subprocess.Popen([sys.executable, "-m", "tests.helpers.autosave_app", str(model), str(folder), "120"],
-                                cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        kill_after = int(rng.integers(5, 40))
-        last = -1
-        for line in proc.stdout:
-            last = int(line)
-            if last >= kill_after:
-                break
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-        assert last >= 0, "the app never saved"
-        ws = Workspace.beside(folder)
-        labels = read_label_png(ws.label_path(folder / "a.png"))  # a valid PNG, never half-written
-        assert labels.shape == (120, 200)
-        for i in range(last + 1):  # every stroke reported saved is on disk
-            assert (labels[i] == 1 + i % 4).all(), (run, i, last)
-        # the next run reopens the saved labels and repaints the same rows
+    t0 = time.monotonic()
+    first = int(rng.integers(3, 7))  # strokes of the first life, at the app's own autosave delay
+    strokes = [first, *(10 + rng.multinomial(AUTOSAVES - first - 10 * FAST_LIVES, [1 / FAST_LIVES] * FAST_LIVES))]
+    lives = [_Life(model, folder, AUTOSAVE_MS if k == 0 else FAST_MS, tmp_path / f"life{k}.log")
+             for k in range(len(strokes))]  # all start loading now; each opens the folder only when told
+    saves, start, next_row_on_disk = 0, 0, 0
+    try:
+        for life, n in zip(lives, strokes):
+            life.go(start)
+            last = start - 1
+            for _ in range(n):
+                last = life.saved_row()
+            time.sleep(float(rng.uniform(0, 0.04)))  # somewhere in the next stroke or its save
+            life.kill()
+            last = max([last, *life.reported_after_kill()])
+            next_row_on_disk += _check(ws, image, last)
+            saves += last - start + 1
+            start = last + 1
+    finally:
+        for life in lives:
+            life.kill()
+    assert saves >= AUTOSAVES and len(lives) >= 4
+    torn = len(list(ws.root.glob(".*.tmp")))  # temporary files of writes a kill cut short (never read)
+    print(f"{saves} autosaves, {len(lives)} kills ({next_row_on_disk} with the unreported stroke already on disk, "
+          f"{torn} cut mid-write), {time.monotonic() - t0:.1f} s")
