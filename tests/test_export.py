@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 from PIL import Image
 
 from fcn_core.export import export_dataset, import_export
@@ -101,3 +104,44 @@ def test_short_cpu_finetune_on_an_export_lowers_the_loss(tmp_path):
                                      progress=lambda s, n, loss: losses.append(loss))
     assert len(losses) == 40 and np.mean(losses[-8:]) < np.mean(losses[:8])
     assert result.checkpoint.exists() and set(result.before) == set(result.after) == {"32s", "8s"}
+
+
+@st.composite
+def _corrections(draw):
+    """A few images (some sharing a stem) with random labels (classes and void) and verified masks, some uncorrected."""
+    n = draw(st.integers(1, 4))
+    names = draw(st.lists(st.sampled_from(["a.png", "a.jpg", "a_1.png", "b.bmp", "c.png", "C.png"]), min_size=n,
+                          max_size=n, unique=True))
+    items = []
+    for name in names:
+        shape = (draw(st.integers(1, 12)), draw(st.integers(1, 12)))
+        labels = draw(hnp.arrays(np.uint8, shape, elements=st.sampled_from([0, 1, 2, 3, 255])))
+        verified = draw(hnp.arrays(np.bool_, shape))
+        items.append((name, labels, verified, draw(st.booleans()) or name == names[0]))
+    return items, draw(st.booleans())
+
+
+@settings(max_examples=40, deadline=None)
+@given(_corrections())
+def test_export_then_import_is_the_identity_on_labels_and_verified_masks(case):
+    import tempfile
+    from pathlib import Path
+
+    items, only_verified = case
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "imgs"
+        folder.mkdir()
+        ws = Workspace.beside(folder)
+        expected = {}
+        for k, (name, labels, verified, corrected) in enumerate(items):
+            Image.fromarray(np.full((*labels.shape, 3), 40 * k, np.uint8)).save(folder / name)
+            if corrected:
+                ws.save(folder / name, LabelDocument(labels, verified, n_class=4), np.asarray(COLORS), CLASSES)
+                expected[name] = (np.where(verified, labels, 255) if only_verified else labels, verified)
+        out = Path(tmp) / "out"
+        summary = export_dataset(folder, out, CLASSES, COLORS, val_fraction=0.5, only_verified=only_verified)
+        assert sorted(summary.sources.values()) == sorted(expected)  # each corrected image once, no other
+        assert sorted(summary.train + summary.val) == sorted(summary.sources)
+        for item, name in summary.sources.items():
+            labels, verified = import_export(out, item)
+            assert np.array_equal(labels, expected[name][0]) and np.array_equal(verified, expected[name][1])
