@@ -147,14 +147,11 @@ def test_cancel_during_export_writes_nothing_and_the_next_export_works(folder, t
     assert not out.exists()
     _clean(tmp_path)
 
-    class Stop(Exception):
-        pass
-
-    def progress(i: int, n: int) -> None:  # a GUI job cancels by raising from its progress callback
+    def progress(i: int, n: int) -> None:  # a GUI job cancels by raising from its progress callback; here Ctrl+C
         if i == at:
-            raise Stop()
+            raise KeyboardInterrupt
 
-    with pytest.raises(Stop):
+    with pytest.raises(KeyboardInterrupt):
         _export(folder, out, progress=progress)
     assert not out.exists()
     _clean(tmp_path)
