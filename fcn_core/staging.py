@@ -81,7 +81,7 @@ def staged_folder(target: str | Path, entries: tuple[str, ...]) -> Iterator[Path
     ``entries`` are relative paths (``"ImageSets/Segmentation"`` is one). On any exception the hidden folder
     is removed and ``target`` is unchanged.
     """
-    target = Path(target)
+    target = Path(target).resolve()  # "." gets a name, a symlinked folder its real place
     if target.exists() and not target.is_dir():
         raise ValueError(f"{target} is a file, not a folder")
     made = _make_parents(target.parent)
@@ -94,7 +94,7 @@ def staged_folder(target: str | Path, entries: tuple[str, ...]) -> Iterator[Path
     try:
         yield stage
         _fsync_dir(stage)
-        if not target.exists() or (target.is_dir() and not any(target.iterdir())):
+        if not target.exists() or (not any(target.iterdir()) and target != Path.cwd()):
             os.replace(stage, target)  # rename(2) also replaces an empty folder, in one step
         else:
             _swap_in(stage, target, entries)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -224,3 +225,18 @@ def test_workspace_save_under_disk_full_or_a_failed_rename_keeps_valid_files(fol
         got = _workspace_files(ws, image)
         assert np.array_equal(got[0], doc.labels) and np.array_equal(got[1], doc.verified)
         ws.save(image, LabelDocument(old[0], old[1], n_class=4), np.asarray(COLORS), CLASSES)
+
+
+def test_export_into_a_symlinked_or_current_empty_folder_keeps_the_folder(folder, tmp_path, monkeypatch):
+    real = tmp_path / "real"
+    real.mkdir()
+    link = tmp_path / "link"
+    link.symlink_to(real)
+    _export(folder, link)
+    assert link.is_symlink() and (real / "classes.json").exists()
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    _export(folder, ".")
+    assert (here / "classes.json").exists() and Path.cwd() == here
+    _clean(tmp_path)
