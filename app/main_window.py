@@ -214,6 +214,7 @@ class MainWindow(CorrectingMixin, QMainWindow):
         s.imageReady.connect(self._image_ready)
         s.fusionReady.connect(self._fusion_ready)
         s.failed.connect(self.show_error)
+        s.notice.connect(lambda text: self.statusBar().showMessage(text, 10000))
         s.folderProgress.connect(self._folder_progress)
         s.folderDone.connect(self._folder_done)
         s.runner.busyChanged.connect(self.busy.setVisible)
@@ -382,10 +383,11 @@ class MainWindow(CorrectingMixin, QMainWindow):
             value = int(doc.labels[y, x])
             name = "void" if value == 255 else self.meta.classes[value] if value < self.meta.n_class else str(value)
             corrected = f"   label: {name}{' (verified)' if doc.verified[y, x] else ''}"
+        confidence, entropy = pred.pixel_summary(y, x)
         self.position_label.setText(
             f"x {x}  y {y}   RGB ({rgb[0]}, {rgb[1]}, {rgb[2]})   FCN-{self.variant}: {self.meta.classes[cls]}   "
-            f"score {pred.scores[cls, y, x]:.2f}   confidence {pred.confidence[y, x]:.2f}   "
-            f"entropy {pred.entropy[y, x]:.2f}{corrected}")
+            f"score {pred.scores[cls, y, x]:.2f}   confidence {confidence:.2f}   "
+            f"entropy {entropy:.2f}{corrected}")
 
     # messages, dialogs, settings ---------------------------------------------------------------
     def show_error(self, message: str) -> None:

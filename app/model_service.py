@@ -39,6 +39,7 @@ class ModelService(QObject):
     imageReady = Signal(object)             # ImageResult
     fusionReady = Signal(object, object)    # Path, SkipFusion
     failed = Signal(str)
+    notice = Signal(str)                    # the engine changed course (out of memory: tiles, CPU)
     folderProgress = Signal(int, int, str)  # done, total, current file
     folderDone = Signal(int, int)           # analysed, failed
 
@@ -63,6 +64,7 @@ class ModelService(QObject):
             return Engine(load_bundle(paths, at_once), device)
 
         def done(engine: Engine) -> None:
+            engine.on_notice = self.notice.emit  # emitted from the worker thread, delivered on the GUI thread
             self.engine = engine
             self.weights = list(paths)
             self.at_once = at_once
@@ -111,7 +113,12 @@ class ModelService(QObject):
                 result.class_fractions(variant, engine.meta.n_class)
             return result
 
+        def summaries(ctx: JobContext) -> None:  # confidence and entropy maps, after the image is shown
+            for pred in self._analysis(path, engine).predictions.values():
+                pred.materialize()
+
         self.runner.submit(job, self.imageReady.emit, lambda msg: self.failed.emit(msg))
+        self.runner.submit(summaries)
 
     def request_fusion(self, path: Path, variant: str) -> None:
         """Skip-fusion steps of one variant on an opened image; emits fusionReady."""

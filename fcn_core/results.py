@@ -70,6 +70,13 @@ class Prediction:
         """H×W float32: softmax entropy in nats."""
         return self._summary[1]
 
+    def pixel_summary(self, y: int, x: int) -> tuple[float, float]:
+        """(confidence, entropy) at one pixel, from its scores alone when the maps are not computed yet."""
+        if "_summary" in self.__dict__:
+            return float(self.confidence[y, x]), float(self.entropy[y, x])
+        m, e = margin_and_entropy(self.scores[:, y : y + 1, x : x + 1])
+        return float(m[0, 0]), float(e[0, 0])
+
     def materialize(self) -> "Prediction":
         """Compute confidence and entropy now (call off the GUI thread); returns self."""
         _ = self._summary

@@ -220,3 +220,13 @@ def test_qt_binding_keeps_none_alive(qtbot):
     for _ in range(3000):
         label.setText("x")
     assert before - sys.getrefcount(None) < 100
+
+
+def test_engine_notices_reach_the_status_bar_and_summaries_arrive_off_thread(qtbot, window, images):
+    _open(qtbot, window, images[0])
+    pred = window.result.predictions["8s"]
+    qtbot.waitUntil(lambda: "_summary" in pred.__dict__, timeout=20000)  # computed by the background job
+    window.service.engine.on_notice("Out of CUDA memory on a 80×60 image: running it in tiles of 256×256.")
+    qtbot.waitUntil(lambda: "running it in tiles" in window.statusBar().currentMessage(), timeout=5000)
+    assert pred.pixel_summary(5, 7) == (pytest.approx(float(pred.confidence[5, 7])),
+                                        pytest.approx(float(pred.entropy[5, 7])))
