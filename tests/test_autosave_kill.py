@@ -4,8 +4,8 @@ Over 100 autosaves in several lives of the real window: each life reopens the la
 saved, paints one row per stroke (row i gets class 1 + i % 4), reports each row once autosave wrote it,
 and is killed at a random moment (a random stroke, then a random few milliseconds into the next stroke
 and its save). The first life uses the app's own autosave delay; the later ones a short one, so that 100
-saves fit in the test's time. Each next life is started while the previous one paints, and opens the
-folder only once the previous one is dead.
+saves fit in the test's time. All lives start loading at once (startup is most of the cost); each opens
+the folder only once the previous one is dead.
 """
 
 from __future__ import annotations
