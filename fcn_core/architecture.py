@@ -101,18 +101,19 @@ class VGG16Backbone(nn.Module):
         self.pool4_channels = blocks[3]
         self.conv7_channels = fc
 
-    def forward(self, x: torch.Tensor, fc6: Callable[[torch.Tensor], torch.Tensor] | None = None) -> BackboneFeatures:
-        """pool3, pool4 and conv7 of ``x``; ``fc6`` may replace the fc6 layer by an equivalent computation."""
+    def forward(self, x: torch.Tensor, conv: Callable[[str, torch.Tensor], torch.Tensor] | None = None) -> BackboneFeatures:
+        """pool3, pool4 and conv7 of ``x``; ``conv(name, h)`` may compute a named convolution another way."""
+        run = conv or (lambda name, t: getattr(self, name)(t))
         size = (int(x.shape[-2]), int(x.shape[-1]))
         pools = []
         h = x
         for names in self.block_layers:
             for name in names:
-                h = F.relu(getattr(self, name)(h), inplace=True)
+                h = F.relu(run(name, h), inplace=True)
             h = F.max_pool2d(h, 2, stride=2, ceil_mode=True)
             pools.append(h)
-        h = self.drop6(F.relu((fc6 or self.fc6)(h), inplace=True))
-        h = self.drop7(F.relu(self.fc7(h), inplace=True))
+        h = self.drop6(F.relu(run("fc6", h), inplace=True))
+        h = self.drop7(F.relu(run("fc7", h), inplace=True))
         return BackboneFeatures(pool3=pools[2], pool4=pools[3], conv7=h, input_size=size)
 
 

@@ -174,3 +174,20 @@ def test_separate_backbones_in_tiles_and_batches(rgb_image, big_image):
     got = tiled.predict_all(tiled.analyze(big_image))
     for v in ref:
         assert (ref[v].labels == got[v].labels).mean() >= 0.999
+
+
+def test_wide_backbone_runs_winograd_and_packed_fc6_with_the_same_results():
+    """At width 1/4 the 3×3 convs from pool2 on are wide enough for NNPACK, and fc6 is a packed matrix."""
+    from fcn_core.fast_ops import winograd_suits
+
+    bundle = randomize(FCNBundle(tiny_meta(("8s",), width=0.25)))
+    bb = bundle.backbones["shared"]
+    assert [n for names in bb.block_layers for n in names if winograd_suits(getattr(bb, n))] == (
+        ["conv4_1", "conv4_2", "conv4_3", "conv5_1", "conv5_2", "conv5_3"] if torch.backends.nnpack.is_available() else [])
+    fast = FastForward(bundle)
+    x = torch.randn(2, 3, 45, 52)
+    with torch.no_grad():
+        ref, out = bundle.features("shared", x), fast.features("shared", x)
+        for name in ("pool3", "pool4", "conv7"):
+            a, b = getattr(ref, name), getattr(out, name)
+            assert torch.allclose(a, b, atol=1e-4 * a.abs().max()), name
