@@ -440,8 +440,27 @@ class MainWindow(CorrectingMixin, QMainWindow):
         if paths:
             self.open_paths(paths)
 
+    def confirm_close_unsaved(self, message: str) -> str:
+        """Ask what to do with edits that could not be saved: ``retry``, ``discard`` or ``cancel``."""
+        box = QMessageBox(QMessageBox.Icon.Warning, "Unsaved corrections", message, parent=self)
+        retry = box.addButton("Try again", QMessageBox.ButtonRole.AcceptRole)
+        discard = box.addButton("Close and lose them", QMessageBox.ButtonRole.DestructiveRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.exec()
+        return "retry" if box.clickedButton() is retry else "discard" if box.clickedButton() is discard else "cancel"
+
     def closeEvent(self, event) -> None:  # noqa: N802
-        self.editor.save()
+        doc = self.editor.doc
+        if doc is not None and doc.in_stroke:  # a drag in progress: keep it as the last stroke
+            doc.end_stroke()
+        while not self.editor.save():
+            choice = self.confirm_close_unsaved(
+                f"{self.last_error}\n\nThe window stays open so they are not lost, unless you choose to close anyway.")
+            if choice == "discard":
+                break
+            if choice == "cancel":
+                event.ignore()
+                return
         self.service.cancel_folder()
         self.service.runner.wait(5000)
         super().closeEvent(event)
