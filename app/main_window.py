@@ -54,6 +54,7 @@ class MainWindow(CorrectingMixin, QMainWindow):
         self.display = DisplaySettings()
         self.fusion: SkipFusion | None = None
         self.last_error = ""
+        self._close_unsaved = False  # a close was refused because the labels could not be saved
         self._messages: list[QMessageBox] = []
 
         self.editor = Editor(self)
@@ -440,27 +441,15 @@ class MainWindow(CorrectingMixin, QMainWindow):
         if paths:
             self.open_paths(paths)
 
-    def confirm_close_unsaved(self, message: str) -> str:
-        """Ask what to do with edits that could not be saved: ``retry``, ``discard`` or ``cancel``."""
-        box = QMessageBox(QMessageBox.Icon.Warning, "Unsaved corrections", message, parent=self)
-        retry = box.addButton("Try again", QMessageBox.ButtonRole.AcceptRole)
-        discard = box.addButton("Close and lose them", QMessageBox.ButtonRole.DestructiveRole)
-        box.addButton(QMessageBox.StandardButton.Cancel)
-        box.exec()
-        return "retry" if box.clickedButton() is retry else "discard" if box.clickedButton() is discard else "cancel"
-
     def closeEvent(self, event) -> None:  # noqa: N802
-        doc = self.editor.doc
-        if doc is not None and doc.in_stroke:  # a drag in progress: keep it as the last stroke
-            doc.end_stroke()
-        while not self.editor.save():
-            choice = self.confirm_close_unsaved(
-                f"{self.last_error}\n\nThe window stays open so they are not lost, unless you choose to close anyway.")
-            if choice == "discard":
-                break
-            if choice == "cancel":
-                event.ignore()
-                return
+        self.editor.release()  # a drag in progress ends here and is kept as the last stroke
+        if not self.editor.save() and not self._close_unsaved:
+            # never a blocking dialog: the window stays open with the edits; a second close discards them
+            self._close_unsaved = True
+            self.show_error(f"{self.last_error} The window stays open so they are not lost; "
+                            "close it again to quit without them.")
+            event.ignore()
+            return
         self.service.cancel_folder()
         self.service.runner.wait(5000)
         super().closeEvent(event)

@@ -114,7 +114,8 @@ class ModelService(QObject):
             return result
 
         def summaries(ctx: JobContext) -> None:  # confidence and entropy maps, after the image is shown
-            for pred in self._analysis(path, engine).predictions.values():
+            analysis = self._analyses.get((id(engine), path))  # never re-reads an evicted image
+            for pred in reversed(list(analysis.predictions.values()) if analysis else []):  # finest first
                 pred.materialize()
 
         self.runner.submit(job, self.imageReady.emit, lambda msg: self.failed.emit(msg))

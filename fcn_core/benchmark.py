@@ -73,6 +73,7 @@ class CaseResult:
     batch_reference_ms_per_image: float | None = None
     batch_engine_ms_per_image: float | None = None
     peak_memory_mb: float | None = None
+    peak_added_mb: float | None = None
     iters: int = 0
     notes: list[str] = field(default_factory=list)
 
@@ -114,9 +115,9 @@ def run_case(name: str, make_bundle: Callable[[], FCNBundle], size: tuple[int, i
             lambda: reference_labels(reference, images, variant, dev), iters, dev) / batch
         result.batch_engine_ms_per_image = median_ms(
             lambda: engine.predict_batch(list(images), [variant]), iters, dev) / batch
-    reference = analysis = None  # free them before the memory case
+    reference = analysis = base = None  # free them before the memory case
     with PeakMemory(dev) as peak:
         engine.predict_all(engine.analyze(image))
-    result.peak_memory_mb = peak.megabytes
-    result.notes = list(engine.notices)
+    result.peak_memory_mb, result.peak_added_mb = peak.megabytes, peak.added_megabytes
+    result.notes = list(engine.notices) + ([engine.compiled.error] if engine.compiled and engine.compiled.error else [])
     return result

@@ -50,6 +50,10 @@ def main(argv: Sequence[str] | None = None, extra: Registrar | None = None, defa
     if handler is None:
         parser.print_help()
         return 2
+    if args.command != "gui":  # the CLI runs the model on its main thread: keep its freed memory mapped
+        from .cpu_tuning import keep_freed_memory
+
+        keep_freed_memory()
     try:
         return int(handler(args) or 0)
     except KeyboardInterrupt:

@@ -9,13 +9,14 @@ _CHUNK_VALUES = 8 * 2**20  # scores handled at once (rows are processed in chunk
 
 
 def _chunk(s: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    s = torch.nan_to_num(s, nan=0.0, posinf=3e38, neginf=-3e38)  # fp16 overflow gives ±inf logits
     top, labels = s.max(0)
     e = torch.exp(s - top)  # the top class has e = 1
     z = e.sum(0)
     second = e.scatter(0, labels[None], 0.0).max(0).values if s.shape[0] > 1 else torch.zeros_like(z)
     margin = (1.0 - second) / z
     # entropy = log z - Σ p (s - top), with p = e / z
-    entropy = torch.log(z) - (e * (s - top)).sum(0) / z
+    entropy = torch.log(z) - torch.where(e > 0, e * (s - top), 0.0).sum(0) / z
     return margin, entropy.clamp_min_(0.0)
 
 

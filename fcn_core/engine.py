@@ -10,7 +10,6 @@ back to smaller tiles and then to the CPU, with a notice.
 
 from __future__ import annotations
 
-import copy
 import threading
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
@@ -21,15 +20,16 @@ import torch
 from .architecture import STEP_STRIDE, BackboneFeatures
 from .bundle import FCNBundle
 from .compile_cache import CompiledFeatures
-from .cpu_tuning import keep_freed_memory
 from .device import inference_dtype, resolve_device
 from .fast_forward import FastForward
 from .metadata import ModelMeta
 from .results import Prediction, ScoreMap, SkipFusion
 from .tiling import DEFAULT_MARGIN, plan_tiles
 
-# Images with more pixels than this run in tiles (CPU: bounded memory; CUDA: until memory runs out).
+# Images with more pixels than this run in tiles (CPU: bounded memory; CUDA: below the 2³¹-element
+# limit of some convolution kernels for conv1's output, and out-of-memory errors switch to tiles).
 CPU_MAX_PIXELS = 2048 * 2048
+CUDA_MAX_PIXELS = 4096 * 4096
 CPU_TILE = 1024
 MIN_TILE = 256
 
@@ -65,8 +65,9 @@ class Engine:
     """Runs an :class:`FCNBundle` on RGB uint8 images, on the CPU (fp32) or CUDA (fp16, channels_last).
 
     The engine converts ``bundle`` in place (device, dtype, memory format); pass a copy to keep the
-    original. ``max_pixels`` is the largest image run in one piece (default: 4 MP on the CPU, no limit on
-    CUDA, where an out-of-memory error switches to tiles). ``compile=True`` compiles the backbones with
+    original. ``max_pixels`` is the largest image run in one piece (default: 4 MP on the CPU, 16 MP on
+    CUDA, where an out-of-memory error also switches to tiles). Tiled predictions keep their scores in
+    float16 (an 8000×8000 image's scores would otherwise take 1.8 GB per variant for 7 classes). ``compile=True`` compiles the backbones with
     torch.compile on a background thread (cached on disk) and uses them once ready.
     """
 
@@ -75,19 +76,21 @@ class Engine:
         self.device = resolve_device(device)
         self.dtype = {"auto": inference_dtype(self.device), "fp32": torch.float32, "fp16": torch.float16,
                       "bf16": torch.bfloat16}[precision]
-        if self.device.type == "cpu":
-            keep_freed_memory()
-        else:
+        if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True
+        # the CPU fallback after out-of-memory errors needs the fp32 weights, not their fp16 copy
+        self._cpu_state = ({k: v.detach().float().cpu().clone() for k, v in bundle.state_dict().items()}
+                           if self.device.type != "cpu" else None)
         self.bundle = bundle.eval().to(self.device, dtype=self.dtype, memory_format=torch.channels_last)
         self.fast = FastForward(self.bundle)
-        self.max_pixels = max_pixels if max_pixels is not None else (CPU_MAX_PIXELS if self.device.type == "cpu" else 2**62)
+        self.max_pixels = max_pixels if max_pixels is not None else (CPU_MAX_PIXELS if self.device.type == "cpu" else CUDA_MAX_PIXELS)
         self.tile = tile or CPU_TILE
         self.backbone_passes = 0
         self.notices: list[str] = []
         self.on_notice: Callable[[str], None] | None = None
         self.cpu_fallback = self.device.type != "cpu"
         self._cpu_twin: Engine | None = None
+        self._tile_after_oom: int | None = None
         self._lock = threading.RLock()
         self.compiled = (CompiledFeatures(self.fast.features, list(self.bundle.backbones),
                                           example=lambda hw: self._input(np.zeros((*hw, 3), np.uint8)))
@@ -126,7 +129,13 @@ class Engine:
         if self.compiled is not None:
             fn = self.compiled.ready(backbone)
             if fn is not None:
-                return fn(x)
+                try:
+                    return fn(x)
+                except torch.OutOfMemoryError:
+                    raise
+                except Exception as e:  # a recompile for a new shape failed: the eager form from now on
+                    self.compiled.error = f"torch.compile failed, the eager engine stays in use: {e}"
+                    self._notice(self.compiled.error)
         return self.fast.features(backbone, x)
 
     def _features(self, analysis: Analysis, variant: str) -> BackboneFeatures:
@@ -146,7 +155,7 @@ class Engine:
         """Every variant in ``variants`` by tiles: each backbone runs once per tile."""
         h, w = analysis.size
         n = self.meta.n_class
-        scores = {v: np.empty((n, h, w), np.float32) for v in variants}
+        scores = {v: np.empty((n, h, w), np.float16) for v in variants}
         labels = {v: np.empty((h, w), np.uint8) for v in variants}
         for tile in plan_tiles(h, w, core, DEFAULT_MARGIN):
             wy0, wy1, wx0, wx1 = tile.window
@@ -159,7 +168,7 @@ class Engine:
                 if backbone not in feats:
                     feats[backbone] = self._run_features(backbone, x)
                 s = self._final(v, feats[backbone])[0, :, ys, xs]
-                scores[v][:, y0:y1, x0:x1] = _to_numpy(s)
+                scores[v][:, y0:y1, x0:x1] = s.to(torch.float16).cpu().numpy()
                 labels[v][y0:y1, x0:x1] = _to_numpy(_labels(s))
             del feats, x
         return {v: Prediction(v, labels[v], scores[v]) for v in variants}
@@ -167,31 +176,35 @@ class Engine:
     def _compute(self, analysis: Analysis, variants: Sequence[str]) -> dict[str, Prediction]:
         """Whole image within the pixel budget, tiles above it; on OOM smaller tiles, then the CPU."""
         h, w = analysis.size
-        tile = None if h * w <= self.max_pixels else self.tile
+        tile = None if h * w <= self.max_pixels else min(self.tile, self._tile_after_oom or self.tile)
         while True:
             try:
                 if tile is None:
                     return {v: self._whole(analysis, v) for v in variants}
                 return self._tiled(analysis, variants, tile)
             except torch.OutOfMemoryError:
-                analysis.release_features()
-                if self.device.type == "cuda":
-                    torch.cuda.empty_cache()
-                nxt = min(self.tile, max(h, w) // 2) if tile is None else tile // 2
-                if nxt >= MIN_TILE:
-                    self._notice(f"Out of {self.device.type.upper()} memory on a {w}×{h} image: "
-                                 f"running it in tiles of {nxt}×{nxt}.")
-                    tile = nxt
-                    continue
-                if not self.cpu_fallback:
-                    raise
-                self._notice(f"Out of {self.device.type.upper()} memory on a {w}×{h} image even in tiles: "
-                             "running it on the CPU.")
-                return self._cpu().predict_many_variants(analysis.image, variants)
+                pass  # leave the except block first: its traceback holds the failed attempt's tensors
+            analysis.release_features()
+            if self.device.type == "cuda":
+                torch.cuda.empty_cache()
+            nxt = min(self.tile, max(h, w) // 2) if tile is None else tile // 2
+            if nxt < MIN_TILE:
+                break
+            self._notice(f"Out of {self.device.type.upper()} memory on a {w}×{h} image: "
+                         f"running it in tiles of {nxt}×{nxt}.")
+            tile = self._tile_after_oom = nxt  # later images start from the size that fits
+        if not self.cpu_fallback:
+            raise torch.OutOfMemoryError(f"out of memory on a {w}×{h} image, even in tiles of {MIN_TILE}×{MIN_TILE}")
+        self._notice(f"Out of {self.device.type.upper()} memory on a {w}×{h} image even in tiles: "
+                     "running it on the CPU.")
+        return self._cpu().predict_many_variants(analysis.image, variants)
 
     def _cpu(self) -> "Engine":
+        """An fp32 CPU engine with the same weights (built once, from the weights as loaded)."""
         if self._cpu_twin is None:
-            twin = copy.deepcopy(self.bundle).float().cpu()
+            twin = FCNBundle(self.meta)
+            twin.load_state_dict(self._cpu_state if self._cpu_state is not None else
+                                 {k: v.float().cpu() for k, v in self.bundle.state_dict().items()})
             self._cpu_twin = Engine(twin, "cpu", precision="fp32")
         return self._cpu_twin
 
@@ -224,6 +237,11 @@ class Engine:
         if not images:
             return []
         variants = list(variants or self.variants)
+        for v in variants:
+            self.meta.variant(v)
+        for im in images:
+            if im.ndim != 3 or im.shape[2] != 3 or im.dtype != np.uint8:
+                raise ValueError(f"expected H×W×3 uint8 RGB images, got {im.dtype} {im.shape}")
         shapes = {im.shape for im in images}
         h, w = images[0].shape[:2]
         if len(shapes) != 1 or images[0].ndim != 3 or images[0].shape[2] != 3 or h * w * len(images) > self.max_pixels:

@@ -76,7 +76,8 @@ def predict_folder(engine: Engine, paths: Sequence[Path], out: Path, variants: S
                    cancel: threading.Event | None = None) -> FolderReport:
     """Segment ``paths`` into ``out`` (``<stem>_<variant>.png``, optionally ``.npy`` scores).
 
-    Images of equal size are grouped into batches of up to ``batch``; unreadable images are listed in
+    Images of equal size are grouped into batches of up to ``batch`` (at most 2·batch decoded images wait
+    for their group; beyond that the largest group runs as it is); unreadable images are listed in
     the report, not raised. ``progress(done, total, path)`` is called per image; setting ``cancel``
     stops after the batch in flight, whose outputs are still written completely.
     """
@@ -115,6 +116,8 @@ def predict_folder(engine: Engine, paths: Sequence[Path], out: Path, variants: S
             group.append((path, image))
             if len(group) >= batch:
                 run(groups.pop(image.shape))
+            elif sum(len(g) for g in groups.values()) > 2 * batch:  # many sizes: bound what waits in memory
+                run(groups.pop(max(groups, key=lambda k: len(groups[k]))))
         if not report.cancelled:
             for key in list(groups):
                 run(groups.pop(key))

@@ -21,25 +21,31 @@ def _rss_hwm_kb() -> int | None:
 
 
 class PeakMemory:
-    """``with PeakMemory(device) as p: ...`` then ``p.megabytes`` (None where it cannot be measured).
+    """``with PeakMemory(device) as p: ...`` then ``p.megabytes`` and ``p.added_megabytes`` (None where unknown).
 
-    CUDA: the allocator's peak during the block. CPU (Linux): the process's peak resident set, reset
-    at the start of the block where the kernel allows it (else the peak since the process started).
+    CUDA: the allocator's peak during the block, and its rise over the allocation at entry. CPU (Linux):
+    the process's peak resident set during the block (reset at entry where the kernel allows it, else
+    the peak since the process started), and its rise over the resident set at entry.
     """
 
     def __init__(self, device: torch.device | str) -> None:
         self.device = torch.device(device)
         self.megabytes: float | None = None
+        self.added_megabytes: float | None = None
+        self._start: float | None = None
 
     def __enter__(self) -> "PeakMemory":
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
             torch.cuda.reset_peak_memory_stats(self.device)
+            self._start = torch.cuda.memory_allocated(self.device) / 2**20
         else:
             try:
                 _CLEAR_REFS.write_text("5")  # resets VmHWM to the current RSS
             except OSError:
                 pass
+            kb = _rss_hwm_kb()
+            self._start = kb / 1024 if kb is not None else None
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -49,3 +55,5 @@ class PeakMemory:
         else:
             kb = _rss_hwm_kb()
             self.megabytes = kb / 1024 if kb is not None else None
+        if self.megabytes is not None and self._start is not None:
+            self.added_megabytes = max(0.0, self.megabytes - self._start)

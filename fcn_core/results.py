@@ -54,7 +54,7 @@ class Prediction:
 
     variant: str
     labels: np.ndarray      # H×W uint8 class indices
-    scores: np.ndarray      # C×H×W float32 final class scores (logits)
+    scores: np.ndarray      # C×H×W final class scores (logits): float32, float16 for tiled images
 
     @cached_property
     def _summary(self) -> tuple[np.ndarray, np.ndarray]:

@@ -22,6 +22,7 @@ _BASE_COLOR = {
     1: (180, 90, 60), 2: (40, 40, 50), 3: (60, 150, 200), 4: (220, 200, 60), 5: (200, 50, 140), 6: (230, 230, 230),
 }
 _THICKNESS = 2  # px: anti-aliased edges of thin shapes
+VOID_BAND = 2  # px of void (255) around every object, outside it: VOC's border band is about 5 px across
 
 
 @dataclass(frozen=True)
@@ -110,7 +111,7 @@ def make_scene(seed: int, index: int, size: tuple[int, int] = (160, 160)) -> Sce
     band = np.zeros((h, w), bool)
     n_obj = int(rng.integers(3, 9))
     classes = rng.integers(1, len(SCENE_CLASSES), n_obj)
-    kernel = np.ones((3, 3), np.uint8)
+    kernel = np.ones((2 * VOID_BAND + 1, 2 * VOID_BAND + 1), np.uint8)
     for cls in classes:
         mask = _shape_mask(rng, int(cls), h, w)
         if not mask.any():

@@ -191,3 +191,33 @@ def test_wide_backbone_runs_winograd_and_packed_fc6_with_the_same_results():
         for name in ("pool3", "pool4", "conv7"):
             a, b = getattr(ref, name), getattr(out, name)
             assert torch.allclose(a, b, atol=1e-4 * a.abs().max()), name
+
+
+def test_confidence_survives_infinite_logits():
+    scores = np.array([[0.0, 0.0], [-np.inf, np.inf], [1.0, 2.0]], np.float32)[:, None, :]
+    margin, entropy = margin_and_entropy(scores)
+    assert np.isfinite(margin).all() and np.isfinite(entropy).all()
+    assert margin[0, 1] == pytest.approx(1.0) and entropy[0, 1] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_folder_buffer_is_bounded_with_many_sizes(tmp_path, tiny_bundle):
+    from PIL import Image
+
+    from fcn_core.folder_predict import predict_folder
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    rng = np.random.default_rng(1)
+    paths = []
+    for i in range(9):  # nine different sizes: no group ever fills a batch of 4
+        p = folder / f"s{i}.png"
+        Image.fromarray(rng.integers(0, 255, (40 + i, 50, 3), dtype=np.uint8)).save(p)
+        paths.append(p)
+    engine = Engine(tiny_bundle, "cpu")
+    batches = []
+    real = engine.predict_batch
+    engine.predict_batch = lambda images, variants=None: batches.append(len(images)) or real(images, variants)
+    report = predict_folder(engine, paths, tmp_path / "out", ["8s"], batch=4)
+    assert len(report.done) == 9 and len(batches) == 9  # the ninth waiting image made the first run early
+    with pytest.raises(ValueError, match="uint8"):
+        engine.predict_batch([np.zeros((8, 8, 3), np.float32)])

@@ -235,7 +235,7 @@ def test_closing_the_window_saves_the_last_stroke(qtbot, win):
     assert (labels.reshape(-1)[:80] == 4).all()
 
 
-def test_closing_on_a_full_disk_asks_and_keeps_the_window_until_saved(qtbot, win, monkeypatch):
+def test_closing_on_a_full_disk_keeps_the_window_until_saved_or_closed_again(qtbot, win, monkeypatch):
     path = win.editor.path
     real_save = Workspace.save
     disk = {"full": True}
@@ -246,24 +246,23 @@ def test_closing_on_a_full_disk_asks_and_keeps_the_window_until_saved(qtbot, win
         return real_save(self, *a, **k)
 
     monkeypatch.setattr(Workspace, "save", save)
-    asked = []
-    answers = iter(["cancel", "retry", "retry"])
-
-    def confirm(message):
-        asked.append(message)
-        answer = next(answers)
-        if len(asked) == 3:
-            disk["full"] = False  # space freed before the second retry
-        return answer
-
-    monkeypatch.setattr(win, "confirm_close_unsaved", confirm)
     win.editor.doc.paint(index=np.arange(0, 80), value=3)
     win.close()
-    assert win.isVisible() and "No space left" in asked[0]  # cancel: the window and the edits stay
-    win.close()  # retry (still full) → asked again → retry with space → saved and closed
-    assert not win.isVisible() and len(asked) == 3
+    assert win.isVisible() and "No space left" in win.last_error and "close it again" in win.last_error
+    disk["full"] = False  # space freed: the next close saves and closes
+    win.close()
+    assert not win.isVisible()
     labels, _ = Workspace.beside(path.parent).load(path, (60, 80), 5)
     assert (labels.reshape(-1)[:80] == 3).all()
+
+
+def test_closing_twice_on_a_full_disk_quits_without_the_edits(qtbot, win, monkeypatch):
+    monkeypatch.setattr(Workspace, "save", lambda *a, **k: (_ for _ in ()).throw(OSError(28, "No space left on device")))
+    win.editor.doc.paint(index=np.arange(0, 80), value=3)
+    win.close()
+    assert win.isVisible()
+    win.close()
+    assert not win.isVisible()
 
 
 def test_workspace_the_user_picks(qtbot, win, tmp_path):

@@ -73,7 +73,8 @@ def _print_case(r: CaseResult) -> None:
         rows.append((f"batch of {r.batch}, per image", f"reference {r.batch_reference_ms_per_image:.2f} ms, "
                                                       f"engine {r.batch_engine_ms_per_image:.2f} ms"))
     if r.peak_memory_mb is not None:
-        rows.append(("peak memory (all variants)", f"{r.peak_memory_mb:.0f} MB"))
+        added = f", {r.peak_added_mb:.0f} MB above the start" if r.peak_added_mb is not None else ""
+        rows.append(("peak memory (all variants)", f"{r.peak_memory_mb:.0f} MB{added}"))
     for k, v in rows:
         print(f"  {k:<38} {v}")
     for note in r.notes:
