@@ -1,8 +1,8 @@
 """Timing the engine against the reference path (plain eager fp32 NCHW module) in one run.
 
 Both paths get the same weights and the same images; every figure is a median over ``iters`` runs
-after warm-up, and the speedup is a ratio measured in the same process, so shared, noisy machines
-still give comparable numbers.
+after warm-up, the reference and the engine run alternately, and the speedup is a ratio measured in
+the same process, so shared, noisy machines still give comparable numbers.
 """
 
 from __future__ import annotations
@@ -39,6 +39,23 @@ def median_ms(fn: Callable[[], object], iters: int, device: torch.device, warmup
         _sync(device)
         times.append((time.perf_counter() - t0) * 1000)
     return statistics.median(times)
+
+
+def paired_median_ms(fn_a: Callable[[], object], fn_b: Callable[[], object], iters: int, device: torch.device,
+                     warmup: int = 1) -> tuple[float, float]:
+    """Median times of two paths run alternately (a, b, a, b, …), so both see the same machine load."""
+    for _ in range(warmup):
+        fn_a()
+        fn_b()
+    times: tuple[list[float], list[float]] = ([], [])
+    for _ in range(max(1, iters)):
+        for fn, out in ((fn_a, times[0]), (fn_b, times[1])):
+            _sync(device)
+            t0 = time.perf_counter()
+            fn()
+            _sync(device)
+            out.append((time.perf_counter() - t0) * 1000)
+    return statistics.median(times[0]), statistics.median(times[1])
 
 
 def reference_labels(bundle: FCNBundle, images: np.ndarray, variant: str, device: torch.device) -> np.ndarray:
@@ -92,8 +109,8 @@ def run_case(name: str, make_bundle: Callable[[], FCNBundle], size: tuple[int, i
     reference = copy.deepcopy(base).float().to(dev)
     if engine.compiled is not None:
         engine.compiled.wait()
-    ref_ms = median_ms(lambda: reference_labels(reference, image, variant, dev), iters, dev)
-    eng_ms = median_ms(lambda: engine.segment(image, variant).labels, iters, dev)
+    ref_ms, eng_ms = paired_median_ms(lambda: reference_labels(reference, image, variant, dev),
+                                      lambda: engine.segment(image, variant).labels, iters, dev)
     agree = float((reference_labels(reference, image, variant, dev) == engine.segment(image, variant).labels).mean())
     result = CaseResult(name, str(dev), size, variant, ref_ms, eng_ms, ref_ms / eng_ms, agree, iters=iters)
     if len(engine.variants) > 1:
@@ -111,10 +128,9 @@ def run_case(name: str, make_bundle: Callable[[], FCNBundle], size: tuple[int, i
     if batch > 1:
         images = np.stack([bench_image(size, seed) for seed in range(batch)])
         result.batch = batch
-        result.batch_reference_ms_per_image = median_ms(
-            lambda: reference_labels(reference, images, variant, dev), iters, dev) / batch
-        result.batch_engine_ms_per_image = median_ms(
-            lambda: engine.predict_batch(list(images), [variant]), iters, dev) / batch
+        ref_b, eng_b = paired_median_ms(lambda: reference_labels(reference, images, variant, dev),
+                                        lambda: engine.predict_batch(list(images), [variant]), iters, dev)
+        result.batch_reference_ms_per_image, result.batch_engine_ms_per_image = ref_b / batch, eng_b / batch
     reference = analysis = base = None  # free them before the memory case
     with PeakMemory(dev) as peak:
         engine.predict_all(engine.analyze(image))

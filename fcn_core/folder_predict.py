@@ -71,7 +71,7 @@ class _Writer:
 
 
 def predict_folder(engine: Engine, paths: Sequence[Path], out: Path, variants: Sequence[str],
-                   save_logits: bool = False, batch: int = 8, readers: int = 4, writers: int = 2,
+                   save_logits: bool = False, batch: int | None = None, readers: int | None = None, writers: int = 2,
                    progress: Callable[[int, int, Path], None] | None = None,
                    cancel: threading.Event | None = None) -> FolderReport:
     """Segment ``paths`` into ``out`` (``<stem>_<variant>.png``, optionally ``.npy`` scores).
@@ -79,8 +79,13 @@ def predict_folder(engine: Engine, paths: Sequence[Path], out: Path, variants: S
     Images of equal size are grouped into batches of up to ``batch`` (at most 2·batch decoded images wait
     for their group; beyond that the largest group runs as it is); unreadable images are listed in
     the report, not raised. ``progress(done, total, path)`` is called per image; setting ``cancel``
-    stops after the batch in flight, whose outputs are still written completely.
+    stops after the batch in flight, whose outputs are still written completely. ``batch`` and
+    ``readers`` default to 8 and 4 on CUDA, 1 and 1 on the CPU (there, batches and extra decoding
+    threads compete with the model's own threads: measured 1.2× the plain loop with 1/1, 0.9× with 8/4).
     """
+    on_gpu = engine.device.type != "cpu"
+    batch = batch or (8 if on_gpu else 1)
+    readers = readers or (4 if on_gpu else 1)
     out.mkdir(parents=True, exist_ok=True)
     report = FolderReport()
     writer = _Writer(out, full_palette(engine.meta.palette()), save_logits, writers)

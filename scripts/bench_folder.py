@@ -1,6 +1,6 @@
 """Folder throughput: ``predict``'s pipeline against a plain one-image-at-a-time loop, same engine, same files.
 
-    .venv/bin/python scripts/bench_folder.py [--count 1000] [--device auto] [--batch 8] [--weights F] [--json]
+    .venv/bin/python scripts/bench_folder.py [--count 1000] [--device auto] [--batch N] [--weights F] [--json]
 
 Writes COUNT generated 500×375 JPEG scenes to a temporary folder, then times (1) the plain loop:
 read, segment (FCN-8s), write the label PNG, one after the other; (2) ``predict_folder``: parallel
@@ -37,8 +37,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--count", type=int, default=1000)
     p.add_argument("--device", default="auto")
-    p.add_argument("--batch", type=int, default=8)
-    p.add_argument("--readers", type=int, default=4)
+    p.add_argument("--batch", type=int, default=None, help="default: predict's (8 on CUDA, 1 on the CPU)")
+    p.add_argument("--readers", type=int, default=None, help="default: predict's (4 on CUDA, 1 on the CPU)")
     p.add_argument("--weights", action="append")
     p.add_argument("--json", action="store_true")
     args = p.parse_args()

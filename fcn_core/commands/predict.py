@@ -20,8 +20,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--variant", choices=("32s", "16s", "8s", "all"), default="8s")
     add_device_arg(p)
     p.add_argument("--save-logits", action="store_true", help="also write <stem>_<variant>.npy (float32 C×H×W scores)")
-    p.add_argument("--batch", type=int, default=8, help="images of equal size run together (default 8)")
-    p.add_argument("--readers", type=int, default=4, help="threads decoding images ahead of the model")
+    p.add_argument("--batch", type=int, default=None, help="images of equal size run together (default: 8 on CUDA, 1 on the CPU)")
+    p.add_argument("--readers", type=int, default=None, help="threads decoding images ahead of the model (default: 4 on CUDA, 1 on the CPU)")
     p.add_argument("--quiet", action="store_true", help="do not list each image")
     p.set_defaults(handler=run)
 
@@ -30,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
     images = expand_image_paths(args.images)
     if not images:
         raise CLIError("no images found")
-    if args.batch < 1 or args.readers < 1:
+    if (args.batch is not None and args.batch < 1) or (args.readers is not None and args.readers < 1):
         raise CLIError("--batch and --readers must be at least 1")
     engine = engine_from_args(args)
     variants = variants_from_arg(engine, args.variant)
