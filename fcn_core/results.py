@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
 
 import numpy as np
 
@@ -56,19 +55,25 @@ class Prediction:
     labels: np.ndarray      # H×W uint8 class indices
     scores: np.ndarray      # C×H×W final class scores (logits): float32, float16 for tiled images
 
-    @cached_property
-    def _summary(self) -> tuple[np.ndarray, np.ndarray]:
-        return margin_and_entropy(self.scores)
+    @property
+    def _maps(self) -> tuple[np.ndarray, np.ndarray]:
+        # cached by hand: functools.cached_property holds one lock for every instance on Python 3.11,
+        # so the GUI thread would wait for a worker computing another prediction's maps
+        maps = self.__dict__.get("_summary")
+        if maps is None:  # two threads may both compute it: the same result, harmlessly
+            maps = margin_and_entropy(self.scores)
+            self.__dict__["_summary"] = maps
+        return maps
 
     @property
     def confidence(self) -> np.ndarray:
         """H×W float32: top-1 minus top-2 softmax probability."""
-        return self._summary[0]
+        return self._maps[0]
 
     @property
     def entropy(self) -> np.ndarray:
         """H×W float32: softmax entropy in nats."""
-        return self._summary[1]
+        return self._maps[1]
 
     def pixel_summary(self, y: int, x: int) -> tuple[float, float]:
         """(confidence, entropy) at one pixel, from its scores alone when the maps are not computed yet."""
@@ -79,7 +84,7 @@ class Prediction:
 
     def materialize(self) -> "Prediction":
         """Compute confidence and entropy now (call off the GUI thread); returns self."""
-        _ = self._summary
+        _ = self._maps
         return self
 
     @property

@@ -60,3 +60,16 @@ def test_cancel_leaves_complete_outputs_only(tmp_path, tiny_bundle):
         assert read_label_png(f).shape in {(60, 80), (50, 70)}
     again = predict_folder(engine, paths, tmp_path / "out", ["8s"], batch=2)  # and it keeps working
     assert len(again.done) == 12 and not again.cancelled
+
+
+def test_images_whose_outputs_would_collide_are_refused_before_anything_runs(tmp_path, tiny_bundle):
+    import pytest
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir(), b.mkdir()
+    img = np.zeros((20, 20, 3), np.uint8)
+    Image.fromarray(img).save(a / "x.png")
+    Image.fromarray(img).save(b / "x.jpg")
+    with pytest.raises(ValueError, match="would write the same output files"):
+        predict_folder(Engine(tiny_bundle, "cpu"), [a / "x.png", b / "x.jpg"], tmp_path / "out", ["8s"])
+    assert not (tmp_path / "out").exists()

@@ -32,3 +32,14 @@ def test_core_loads_without_qt():
     code = "import sys, fcn_core, fcn_core.cli, fcn_core.training; print('PySide6' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_the_window_starts_without_torchvision():
+    """Opening the window imports no torchvision (it costs seconds at start; fine-tuning imports it later)."""
+    import os
+
+    code = "import sys; import app.main_window; print('torchvision' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120,
+                         env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    assert out.returncode == 0, out.stderr[-500:]
+    assert out.stdout.strip().splitlines()[-1] == "False"
