@@ -87,16 +87,10 @@ def test_short_cpu_finetune_on_an_export_lowers_the_loss(tmp_path):
 
     from fcn_core import FCNBundle, ModelMeta, Preprocessing, VariantSpec
     from fcn_core.finetune import finetune_on_corrections
-    from fcn_core.scenes import SCENE_CLASSES, SCENE_COLORS, make_scene
+    from fcn_core.scenes import SCENE_CLASSES, SCENE_COLORS
+    from tests.helpers.corrected_scenes import corrected_scene_folder
 
-    folder = tmp_path / "photos"
-    folder.mkdir()
-    ws = Workspace.beside(folder)
-    for i in range(6):
-        scene = make_scene(21, i, (64, 64))
-        Image.fromarray(scene.image).save(folder / f"s{i}.png")
-        ws.save(folder / f"s{i}.png", LabelDocument(scene.labels, np.ones((64, 64), bool), n_class=7),
-                np.asarray(SCENE_COLORS), SCENE_CLASSES)
+    folder, _ = corrected_scene_folder(tmp_path, 6, 64)
     torch.manual_seed(0)
     meta = ModelMeta(SCENE_CLASSES, SCENE_COLORS, Preprocessing.imagenet(), (VariantSpec("32s"), VariantSpec("8s")), 0.0625)
     losses = []

@@ -127,22 +127,13 @@ def test_cancel_during_training_keeps_a_complete_checkpoint_and_the_next_run_wor
 
 @pytest.mark.slow
 def test_cancel_during_finetune_leaves_the_workspace_clean_and_the_next_finetune_works(tmp_path):
-    from PIL import Image
-
-    from fcn_core import FCNBundle, ModelMeta, Preprocessing, VariantSpec, Workspace
+    from fcn_core import FCNBundle, ModelMeta, Preprocessing, VariantSpec
     from fcn_core.finetune import finetune_on_corrections
-    from fcn_core.label_document import LabelDocument
-    from fcn_core.scenes import SCENE_CLASSES, SCENE_COLORS, make_scene
+    from fcn_core.scenes import SCENE_CLASSES, SCENE_COLORS
+    from tests.helpers.corrected_scenes import corrected_scene_folder
     from tests.helpers.faults import leftovers, snapshot
 
-    folder = tmp_path / "photos"
-    folder.mkdir()
-    ws = Workspace.beside(folder)
-    for i in range(3):
-        scene = make_scene(21, i, (48, 48))
-        Image.fromarray(scene.image).save(folder / f"s{i}.png")
-        ws.save(folder / f"s{i}.png", LabelDocument(scene.labels, np.ones((48, 48), bool), n_class=7),
-                np.asarray(SCENE_COLORS), SCENE_CLASSES)
+    folder, ws = corrected_scene_folder(tmp_path, 3, 48)
     labels_before = {p.name: p.read_bytes() for p in ws.root.glob("*.png")}
     torch.manual_seed(0)
     model = FCNBundle(ModelMeta(SCENE_CLASSES, SCENE_COLORS, Preprocessing.imagenet(), (VariantSpec("32s"),), 0.0625))
