@@ -25,6 +25,7 @@ from .file_list import FileList
 from .legend import ClassLegend
 from .model_service import ImageResult, ModelService
 from .panes import pixel_at
+from .readout import pixel_readout
 from .single_view import SingleView
 from .skip_view import SkipView
 
@@ -374,21 +375,8 @@ class MainWindow(CorrectingMixin, QMainWindow):
         if px is None or self.meta is None or r is None:
             self.position_label.setText("")
             return
-        x, y = px
-        pred = r.predictions[self.variant]
-        cls = int(pred.labels[y, x])
-        rgb = r.image[y, x]
         doc = self.editor.doc if self.editing and self.editor.path == r.path else None
-        corrected = ""
-        if doc is not None:
-            value = int(doc.labels[y, x])
-            name = "void" if value == 255 else self.meta.classes[value] if value < self.meta.n_class else str(value)
-            corrected = f"   label: {name}{' (verified)' if doc.verified[y, x] else ''}"
-        confidence, entropy = pred.pixel_summary(y, x)
-        self.position_label.setText(
-            f"x {x}  y {y}   RGB ({rgb[0]}, {rgb[1]}, {rgb[2]})   FCN-{self.variant}: {self.meta.classes[cls]}   "
-            f"score {pred.scores[cls, y, x]:.2f}   confidence {confidence:.2f}   "
-            f"entropy {entropy:.2f}{corrected}")
+        self.position_label.setText(pixel_readout(r.image, r.predictions[self.variant], self.meta, *px, doc))
 
     # messages, dialogs, settings ---------------------------------------------------------------
     def show_error(self, message: str) -> None:
