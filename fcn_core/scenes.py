@@ -1,7 +1,8 @@
 """Generated scenes for the demo model: cluttered, textured, lit pictures whose labels are exact.
 
-The classes are chosen so that stride matters: thin wires and rings, small dots, spiky stars next
-to large blobs. Every scene is determined by (seed, index) alone.
+The classes are chosen so that stride matters: thin wires, rings and crosses (4–6 px across, far
+below FCN-32s's stride, under FCN-8s's), small dots, spiky stars, next to large blobs. Every scene is
+determined by (seed, index) alone.
 """
 
 from __future__ import annotations
@@ -21,7 +22,10 @@ SCENE_COLORS: tuple[tuple[int, int, int], ...] = (
 _BASE_COLOR = {
     1: (180, 90, 60), 2: (40, 40, 50), 3: (60, 150, 200), 4: (220, 200, 60), 5: (200, 50, 140), 6: (230, 230, 230),
 }
-_THICKNESS = 2  # px: anti-aliased edges of thin shapes
+# Stroke width of wires, rings and crosses, in px: [low, high). Thin next to every stride of the net, yet
+# not thinner than FCN-8s can draw: its answer is 7 class scores at stride 8 upsampled by one learned 16×16
+# kernel, and with 2–3 px strokes (the first demo's) it drew them as 6–8 px bands whatever the training.
+THIN_STROKE = (4, 7)
 VOID_BAND = 1  # px of void (255) around every object, outside it (the demo model was trained and evaluated so)
 
 
@@ -73,23 +77,23 @@ def _shape_mask(rng: np.random.Generator, cls: int, h: int, w: int) -> np.ndarra
     elif cls == 2:  # wire: thin curved polyline
         n = int(rng.integers(3, 7))
         pts = np.cumsum(rng.normal(0, 0.18 * s, (n, 2)), 0) + (cx, cy)
-        cv2.polylines(m, [pts.astype(np.int32)], False, 1, int(rng.integers(2, 4)))
+        cv2.polylines(m, [pts.astype(np.int32)], False, 1, int(rng.integers(*THIN_STROKE)))
     elif cls == 3:  # ring: thin annulus
-        r = int(rng.uniform(0.05, 0.16) * s)
+        r = int(rng.uniform(0.06, 0.16) * s)
         cv2.ellipse(m, (cx, cy), (r, int(r * rng.uniform(0.6, 1.0))), float(rng.uniform(0, 180)), 0, 360, 1,
-                    int(rng.integers(2, 4)))
+                    int(rng.integers(*THIN_STROKE)))
     elif cls == 4:  # star: concave, fine-edged spikes
-        k = int(rng.integers(5, 9))
-        r_out, r_in = rng.uniform(0.07, 0.15) * s, rng.uniform(0.02, 0.04) * s
+        k = int(rng.integers(5, 8))
+        r_out, r_in = rng.uniform(0.09, 0.17) * s, rng.uniform(0.035, 0.06) * s
         a = np.linspace(0, 2 * np.pi, 2 * k, endpoint=False) + rng.uniform(0, np.pi)
         radii = np.where(np.arange(2 * k) % 2 == 0, r_out, r_in)
         pts = np.stack([cx + radii * np.cos(a), cy + radii * np.sin(a)], 1).astype(np.int32)
         cv2.fillPoly(m, [pts], 1)
     elif cls == 5:  # dot: small disc
-        cv2.circle(m, (cx, cy), int(rng.integers(3, 7)), 1, -1)
+        cv2.circle(m, (cx, cy), int(rng.integers(4, 8)), 1, -1)
     elif cls == 6:  # cross: thin plus sign
-        arm = int(rng.uniform(0.05, 0.12) * s)
-        t = int(rng.integers(2, 4))
+        arm = int(rng.uniform(0.06, 0.13) * s)
+        t = int(rng.integers(*THIN_STROKE))
         ang = rng.uniform(0, np.pi)
         for d in (ang, ang + np.pi / 2):
             dx, dy = arm * np.cos(d), arm * np.sin(d)

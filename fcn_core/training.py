@@ -55,6 +55,7 @@ class TrainConfig:
     seed: int = 0
     checkpoint_every: int = 250
     class_weights: str = "none"  # none, or balanced: sqrt of median-frequency balancing (helps thin, rare classes)
+    dropout: float = 0.5  # fc6/fc7 channel dropout while training (the paper's 0.5; 0 for a narrow net that underfits)
 
     def __post_init__(self) -> None:
         self.variants = tuple(v for v in VARIANTS if v in self.variants)
@@ -66,6 +67,8 @@ class TrainConfig:
             raise ValueError(f"optimizer must be adam or sgd, not {self.optimizer!r}")
         if self.class_weights not in ("none", "balanced"):
             raise ValueError(f"class weights must be none or balanced, not {self.class_weights!r}")
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout must be in [0, 1), not {self.dropout}")
         if self.iterations < 1 or self.batch < 1 or self.crop < 8:
             raise ValueError("iterations and batch must be positive, crop at least 8")
 
@@ -131,6 +134,16 @@ def _grow_stage(prev: FCNBundle, variant: str) -> FCNBundle:
     return nxt
 
 
+def lineage(start: FCNBundle, init: str | None) -> dict:
+    """Where a run's starting weights came from: the file and how they were trained (their own lineage
+    included), without their metrics, which described other weights. Empty for a fresh net."""
+    if init is None and not start.meta.provenance:
+        return {}
+    keep = ("trained_on", "date", "recipe", "initialised_from")
+    found = {k: v for k, v in start.meta.provenance.items() if k in keep}
+    return {"weights": Path(init).name if init else start.meta.source, **found}
+
+
 def balanced_class_weights(dataset: VOCSegmentationFolder, n_class: int, max_items: int = 300) -> torch.Tensor:
     """sqrt(median frequency / frequency) per class, from up to ``max_items`` label maps, clipped to [0.1, 10]."""
     counts = np.zeros(n_class, np.float64)
@@ -149,6 +162,12 @@ def _infinite_batches(dataset, batch: int, seed: int) -> Iterator[tuple[torch.Te
     loader = torch.utils.data.DataLoader(dataset, batch_size=batch, shuffle=True, generator=g, drop_last=len(dataset) >= batch)
     while True:
         yield from loader
+
+
+def _set_dropout(bundle: FCNBundle, p: float) -> None:
+    for module in bundle.modules():
+        if isinstance(module, torch.nn.Dropout2d):
+            module.p = p
 
 
 class Trainer:
@@ -179,6 +198,8 @@ class Trainer:
             self.stages = [initial.meta.variant_names]
         else:
             self.bundle = _initial_bundle(cfg, self.stages[0], self.classes, self.colors)
+        self.lineage = (json.loads(self.resume_state.get("lineage", "{}")) if self.resume_state is not None
+                        else lineage(self.bundle, cfg.init))
         self.final_bundles: list[FCNBundle] = []
         self.class_weights = (balanced_class_weights(self.dataset, len(self.classes)).to(self.device)
                               if cfg.class_weights == "balanced" else None)
@@ -192,7 +213,8 @@ class Trainer:
 
     def _save(self, bundle: FCNBundle, opt: torch.optim.Optimizer) -> None:
         state = {"stage": self.stage_index, "step": self.step, "optimizer": opt.state_dict(),
-                 "config": json.dumps(asdict(self.cfg)), "done_stages": json.dumps([b.meta.to_dict() for b in self.final_bundles])}
+                 "config": json.dumps(asdict(self.cfg)), "done_stages": json.dumps([b.meta.to_dict() for b in self.final_bundles]),
+                 "lineage": json.dumps(self.lineage)}
         save_checkpoint(bundle, self.cfg.out, train_state=state)
 
     def _loss(self, bundle: FCNBundle, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor | None:
@@ -212,6 +234,7 @@ class Trainer:
             self.stage_index = si
             stage = "+".join(self.stages[si])
             bundle = self.bundle.to(self.device, memory_format=torch.channels_last).train()
+            _set_dropout(bundle, self.cfg.dropout)
             opt = self._optimizer(bundle)
             if self.resume_state is not None:
                 opt.load_state_dict(self.resume_state["optimizer"])
@@ -247,11 +270,13 @@ class Trainer:
         final = self._assemble()
         save_checkpoint(final, self.cfg.out)  # the trained weights are safe before the evaluation runs
         metrics = self._evaluate(final)
-        final.meta = final.meta.with_provenance(
+        final.meta = replace(final.meta, provenance={}).with_provenance(
+            **({"initialised_from": self.lineage} if self.lineage else {}),
             trained_on=f"{self.layout.root.name} (split {self.cfg.split}, {len(self.dataset)} images)",
             date=datetime.now(timezone.utc).strftime("%Y-%m-%d"),
             recipe=f"{self.cfg.mode}, {self.cfg.iterations} iterations{' per stage' if self.cfg.mode == 'staged' else ''}, "
-                   f"batch {self.cfg.batch}, crop {self.cfg.crop}, {self.cfg.optimizer} lr {self.cfg.lr:g}, seed {self.cfg.seed}",
+                   f"batch {self.cfg.batch}, crop {self.cfg.crop}, {self.cfg.optimizer} lr {self.cfg.lr:g}, "
+                   f"class weights {self.cfg.class_weights}, dropout {self.cfg.dropout:g}, seed {self.cfg.seed}",
             **({"metrics": metrics, "metrics_split": self.cfg.val_split} if metrics else {}),
         )
         save_checkpoint(final, self.cfg.out)

@@ -153,3 +153,50 @@ def test_cancel_during_finetune_leaves_the_workspace_clean_and_the_next_finetune
     assert sum(k.startswith("JPEGImages/") for k in data) == 3  # the export it made is whole
     result = finetune_on_corrections(model, folder, iterations=4, batch=2, crop=48, device="cpu")
     assert load_checkpoint(result.checkpoint)[1] is None and leftovers(tmp_path) == []
+
+
+def test_dropout_setting_reaches_the_fc_layers_and_bad_values_are_refused(scenes, tmp_path):
+    trainer = Trainer(_cfg(scenes, tmp_path / "d.pt", iterations=2, val_split=None, dropout=0.0))
+    run = trainer.run()
+    next(run)  # one step taken: the training net is set up
+    drops = [m for m in trainer.bundle.modules() if isinstance(m, torch.nn.Dropout2d)]
+    assert drops and all(m.p == 0.0 for m in drops)
+    x = torch.rand(1, 3, 40, 40)
+    trainer.bundle.train()
+    with torch.no_grad():  # no dropout: two training-mode passes agree exactly
+        assert torch.equal(trainer.bundle.forward_all(x)["8s"], trainer.bundle.forward_all(x)["8s"])
+    with pytest.raises(ValueError, match="dropout"):
+        _cfg(scenes, tmp_path / "e.pt", dropout=1.0)
+
+
+def test_a_run_from_a_trained_model_records_its_lineage_not_its_metrics(scenes, tmp_path):
+    first = tmp_path / "first.pt"
+    list(Trainer(_cfg(scenes, first, iterations=3)).run())
+    second = tmp_path / "second.pt"
+    list(Trainer(_cfg(scenes, second, iterations=2, val_split=None, init=str(first), lr=1e-4)).run())
+    meta = load_checkpoint(second)[0].meta
+    assert "metrics" not in meta.provenance  # the first model's metrics described other weights
+    origin = meta.provenance["initialised_from"]
+    assert origin["weights"] == "first.pt" and "3 iterations" in origin["recipe"]
+    assert "2 iterations" in meta.provenance["recipe"]
+
+
+def test_eval_record_writes_the_metrics_into_the_checkpoint(scenes, tmp_path, capsys):
+    model = tmp_path / "m.pt"
+    list(Trainer(_cfg(scenes, model, iterations=2, val_split=None)).run())
+    assert "metrics" not in load_checkpoint(model)[0].meta.provenance
+    assert core_main(["eval", "--data", str(scenes), "--weights", str(model), "--record", "3 test scenes"]) == 0
+    prov = load_checkpoint(model)[0].meta.provenance
+    assert prov["metrics_split"] == "3 test scenes" and set(prov["metrics"]) == {"32s", "16s", "8s"}
+    assert core_main(["eval", "--data", str(scenes), "--weights", str(model), "--variant", "8s",
+                      "--record", "x"]) == 2
+    assert "every variant" in capsys.readouterr().err
+    unfinished = tmp_path / "u.pt"
+    run = Trainer(_cfg(scenes, unfinished, iterations=20, val_split=None)).run()
+    for p in run:
+        if p.step == 11:
+            break  # a checkpoint with training state, as a killed run leaves
+    before = unfinished.read_bytes()
+    assert core_main(["eval", "--data", str(scenes), "--weights", str(unfinished), "--record", "x"]) == 2
+    assert "unfinished training run" in capsys.readouterr().err
+    assert unfinished.read_bytes() == before

@@ -6,9 +6,10 @@ import argparse
 import json
 from pathlib import Path
 
-from ..cli import add_device_arg, add_weights_args
+from ..cli import CLIError, add_device_arg, add_weights_args
 from ..evaluation import evaluate, metrics_table
-from .common import engine_from_args, variants_from_arg
+from ..weights import WeightsError, load_checkpoint, save_checkpoint
+from .common import engine_from_args, variants_from_arg, weights_paths
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -19,14 +20,41 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--variant", choices=("32s", "16s", "8s", "all"), default="all")
     add_device_arg(p)
     p.add_argument("--json", action="store_true", help="print one JSON object: variant → metrics")
+    p.add_argument("--record", metavar="DESCRIPTION",
+                   help="store the metrics in the checkpoint's metadata, the evaluation data described so "
+                        "(one FCN Workbench checkpoint, all its variants)")
     p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    record_to = _record_target(args) if args.record else None
     engine = engine_from_args(args)
     results = evaluate(engine, args.data, args.split, variants_from_arg(engine, args.variant))
+    if record_to is not None:
+        record_metrics(record_to, results, args.record)
     if args.json:
         print(json.dumps(results, indent=1))
     else:
         print(metrics_table(results, engine.meta.classes))
     return 0
+
+
+def _record_target(args: argparse.Namespace) -> Path:
+    """The one finished checkpoint --record may write into (checked before the evaluation runs)."""
+    paths = weights_paths(args)
+    if len(paths) != 1 or args.variant != "all":
+        raise CLIError("--record needs one checkpoint and every variant (no --variant)")
+    try:
+        _, state = load_checkpoint(paths[0])
+    except WeightsError as e:
+        raise CLIError(f"--record writes into FCN Workbench checkpoints only: {e}") from None
+    if state:
+        raise CLIError(f"{paths[0].name} holds an unfinished training run; record metrics on the finished model")
+    return paths[0]
+
+
+def record_metrics(path: Path, results: dict[str, dict], description: str) -> None:
+    """Store ``results`` as the checkpoint's metrics (evaluated on ``description``), atomically."""
+    bundle, _ = load_checkpoint(path)
+    bundle.meta = bundle.meta.with_provenance(metrics=results, metrics_split=description)
+    save_checkpoint(bundle, path)

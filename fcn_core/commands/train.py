@@ -30,6 +30,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--lr", type=float, default=d.lr)
     p.add_argument("--class-weights", choices=("none", "balanced"), default=d.class_weights,
                    help="balanced: weight the loss by sqrt(median frequency / class frequency)")
+    p.add_argument("--dropout", type=float, default=d.dropout,
+                   help="fc6/fc7 channel dropout while training (default: the paper's 0.5)")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--split", default=d.split)
     p.add_argument("--val-split", default=d.val_split)
@@ -43,7 +45,8 @@ def run(args: argparse.Namespace) -> int:
         data=str(args.data), out=str(args.out), split=args.split, val_split=args.val_split or None, init=args.init,
         variants=tuple(args.variants), mode=args.mode, width=args.width, device=args.device, iterations=args.iterations,
         batch=args.batch, crop=args.crop, optimizer=args.optimizer, lr=args.lr, seed=args.seed,
-        checkpoint_every=args.checkpoint_every, class_weights=args.class_weights)
+        checkpoint_every=args.checkpoint_every, class_weights=args.class_weights,
+        dropout=args.dropout)
     trainer = Trainer(cfg, resume=args.resume)
     print(f"training {cfg.mode} {', '.join(cfg.variants)} on {len(trainer.dataset)} images, device {trainer.device}")
     for p in trainer.run():
