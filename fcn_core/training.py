@@ -55,6 +55,7 @@ class TrainConfig:
     seed: int = 0
     checkpoint_every: int = 250
     class_weights: str = "none"  # none, or balanced: sqrt of median-frequency balancing (helps thin, rare classes)
+    scale_jitter: bool = True  # random rescaling 0.8–1.25; off keeps the pixel scale (a last, fine-edged stage)
     dropout: float = 0.5  # fc6/fc7 channel dropout while training (the paper's 0.5; 0 for a narrow net that underfits)
 
     def __post_init__(self) -> None:
@@ -178,7 +179,7 @@ class Trainer:
         self.device = resolve_device(cfg.device)
         self.layout = VOCLayout(Path(cfg.data))
         self.classes, self.colors = _dataset_classes(self.layout)
-        self.dataset = VOCSegmentationFolder(cfg.data, cfg.split, train_transforms(cfg.crop))
+        self.dataset = VOCSegmentationFolder(cfg.data, cfg.split, train_transforms(cfg.crop, cfg.scale_jitter))
         if not len(self.dataset):
             raise ValueError(f"split {cfg.split!r} of {cfg.data} is empty")
         self.stages = [(v,) for v in cfg.variants] if cfg.mode == "staged" else [cfg.variants]
@@ -276,7 +277,8 @@ class Trainer:
             date=datetime.now(timezone.utc).strftime("%Y-%m-%d"),
             recipe=f"{self.cfg.mode}, {self.cfg.iterations} iterations{' per stage' if self.cfg.mode == 'staged' else ''}, "
                    f"batch {self.cfg.batch}, crop {self.cfg.crop}, {self.cfg.optimizer} lr {self.cfg.lr:g}, "
-                   f"class weights {self.cfg.class_weights}, dropout {self.cfg.dropout:g}, seed {self.cfg.seed}",
+                   f"class weights {self.cfg.class_weights}, dropout {self.cfg.dropout:g}, "
+                   f"scale jitter {'on' if self.cfg.scale_jitter else 'off'}, seed {self.cfg.seed}",
             **({"metrics": metrics, "metrics_split": self.cfg.val_split} if metrics else {}),
         )
         save_checkpoint(final, self.cfg.out)

@@ -14,10 +14,15 @@ from .palette import VOID
 from .voc_layout import CLASSES_FILE, VOCLayout  # noqa: F401 - re-exported
 
 
-def train_transforms(crop: int) -> v2.Compose:
-    """Joint image/mask augmentation: scale jitter, crop (void-padded), flip."""
+def train_transforms(crop: int, scale_jitter: bool = True) -> v2.Compose:
+    """Joint image/mask augmentation: scale jitter (0.8–1.25 of ``crop``, optional), crop (void-padded), flip.
+
+    Without scale jitter images keep their pixel scale, so thin labels keep their exact edges (a
+    nearest-neighbour resize of a mask moves them by up to a pixel against the bilinear image).
+    """
+    steps: list[v2.Transform] = [v2.RandomResize(int(crop * 0.8), int(crop * 1.25))] if scale_jitter else []
     return v2.Compose([
-        v2.RandomResize(int(crop * 0.8), int(crop * 1.25)),
+        *steps,
         v2.RandomCrop(crop, pad_if_needed=True, fill={tv_tensors.Image: 0, tv_tensors.Mask: VOID}),
         v2.RandomHorizontalFlip(),
     ])

@@ -73,3 +73,16 @@ def test_dataset_written_in_voc_layout(tmp_path):
     assert img.dtype == torch.uint8 and tuple(img.shape) == (3, 64, 64)
     assert lab.dtype == torch.int64 and tuple(lab.shape) == (64, 64)
     assert set(lab.unique().tolist()) <= set(range(7)) | {VOID}
+
+
+def test_without_scale_jitter_training_items_keep_the_pixels(tmp_path):
+    write_scene_dataset(tmp_path, 1, seed=4, split="train", size=(64, 64))
+    scene = make_scene(4, 0, (64, 64))
+    raw = VOCSegmentationFolder(tmp_path, "train").load(0)[0]
+    for _ in range(4):  # whole-scene crop: the item is the scene itself, or its mirror image
+        img, lab = VOCSegmentationFolder(tmp_path, "train", train_transforms(64, scale_jitter=False))[0]
+        lab, img = lab.numpy(), img.permute(1, 2, 0).numpy()
+        assert any(np.array_equal(lab, t) and np.array_equal(img, r)
+                   for t, r in ((scene.labels, raw), (scene.labels[:, ::-1], raw[:, ::-1])))
+    jittered = [VOCSegmentationFolder(tmp_path, "train", train_transforms(64))[0][1].numpy() for _ in range(6)]
+    assert not all(np.array_equal(j, scene.labels) or np.array_equal(j, scene.labels[:, ::-1]) for j in jittered)
