@@ -140,7 +140,7 @@ def lineage(start: FCNBundle, init: str | None) -> dict:
     included), without their metrics, which described other weights. Empty for a fresh net."""
     if init is None and not start.meta.provenance:
         return {}
-    keep = ("trained_on", "date", "recipe", "initialised_from")
+    keep = ("trained_on", "date", "recipe", "unfinished", "initialised_from")
     found = {k: v for k, v in start.meta.provenance.items() if k in keep}
     return {"weights": Path(init).name if init else start.meta.source, **found}
 
@@ -212,7 +212,23 @@ class Trainer:
             return torch.optim.SGD(params, lr=self.cfg.lr, momentum=self.cfg.momentum, weight_decay=self.cfg.weight_decay)
         return torch.optim.Adam(params, lr=self.cfg.lr)
 
+    def _provenance(self, unfinished: str | None = None) -> dict:
+        """How these weights were made (metrics are added once evaluated); ``unfinished`` marks a run in progress."""
+        cfg = self.cfg
+        return {
+            **({"initialised_from": self.lineage} if self.lineage else {}),
+            "trained_on": f"{self.layout.root.name} (split {cfg.split}, {len(self.dataset)} images)",
+            "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
+            "recipe": f"{cfg.mode}, {cfg.iterations} iterations{' per stage' if cfg.mode == 'staged' else ''}, "
+                      f"batch {cfg.batch}, crop {cfg.crop}, {cfg.optimizer} lr {cfg.lr:g}, class weights {cfg.class_weights}, "
+                      f"dropout {cfg.dropout:g}, scale jitter {'on' if cfg.scale_jitter else 'off'}, seed {cfg.seed}",
+            **({"unfinished": unfinished} if unfinished else {}),
+        }
+
     def _save(self, bundle: FCNBundle, opt: torch.optim.Optimizer) -> None:
+        """A resumable checkpoint; its metadata describes this run so far, not the weights it started from."""
+        progress = f"stage {self.stage_index + 1} of {len(self.stages)}, step {self.step} of {self.cfg.iterations}"
+        bundle.meta = replace(bundle.meta, provenance=self._provenance(progress))
         state = {"stage": self.stage_index, "step": self.step, "optimizer": opt.state_dict(),
                  "config": json.dumps(asdict(self.cfg)), "done_stages": json.dumps([b.meta.to_dict() for b in self.final_bundles]),
                  "lineage": json.dumps(self.lineage)}
@@ -269,18 +285,10 @@ class Trainer:
             if si + 1 < len(self.stages):
                 self.bundle = _grow_stage(bundle.cpu(), self.stages[si + 1][0])
         final = self._assemble()
+        final.meta = replace(final.meta, provenance=self._provenance())
         save_checkpoint(final, self.cfg.out)  # the trained weights are safe before the evaluation runs
         metrics = self._evaluate(final)
-        final.meta = replace(final.meta, provenance={}).with_provenance(
-            **({"initialised_from": self.lineage} if self.lineage else {}),
-            trained_on=f"{self.layout.root.name} (split {self.cfg.split}, {len(self.dataset)} images)",
-            date=datetime.now(timezone.utc).strftime("%Y-%m-%d"),
-            recipe=f"{self.cfg.mode}, {self.cfg.iterations} iterations{' per stage' if self.cfg.mode == 'staged' else ''}, "
-                   f"batch {self.cfg.batch}, crop {self.cfg.crop}, {self.cfg.optimizer} lr {self.cfg.lr:g}, "
-                   f"class weights {self.cfg.class_weights}, dropout {self.cfg.dropout:g}, "
-                   f"scale jitter {'on' if self.cfg.scale_jitter else 'off'}, seed {self.cfg.seed}",
-            **({"metrics": metrics, "metrics_split": self.cfg.val_split} if metrics else {}),
-        )
+        final.meta = final.meta.with_provenance(**({"metrics": metrics, "metrics_split": self.cfg.val_split} if metrics else {}))
         save_checkpoint(final, self.cfg.out)
         self.bundle = final
         yield TrainProgress("done", 0, 0, self.last_loss, 0.0, done=True, metrics=metrics)

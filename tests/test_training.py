@@ -179,6 +179,17 @@ def test_a_run_from_a_trained_model_records_its_lineage_not_its_metrics(scenes, 
     origin = meta.provenance["initialised_from"]
     assert origin["weights"] == "first.pt" and "3 iterations" in origin["recipe"]
     assert "2 iterations" in meta.provenance["recipe"]
+    third = tmp_path / "third.pt"  # a run killed after a checkpoint: its file describes that run, so far
+    for p in Trainer(_cfg(scenes, third, iterations=20, val_split=None, init=str(first), lr=1e-4)).run():
+        if p.step == 11:
+            break
+    prov = load_checkpoint(third)[0].meta.provenance
+    assert "metrics" not in prov and prov["unfinished"] == "stage 1 of 1, step 10 of 20"
+    assert prov["initialised_from"]["weights"] == "first.pt"
+    fourth = tmp_path / "fourth.pt"  # and a run started from it says so
+    list(Trainer(_cfg(scenes, fourth, iterations=1, val_split=None, init=str(third), lr=1e-4)).run())
+    origin = load_checkpoint(fourth)[0].meta.provenance["initialised_from"]
+    assert origin["unfinished"] == "stage 1 of 1, step 10 of 20" and origin["initialised_from"]["weights"] == "first.pt"
 
 
 def test_eval_record_writes_the_metrics_into_the_checkpoint(scenes, tmp_path, capsys):
