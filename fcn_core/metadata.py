@@ -111,6 +111,11 @@ class ModelMeta:
         if "metrics" in self.provenance:
             for variant, m in self.provenance["metrics"].items():
                 lines.append(f"metrics {variant}: mean IU {100 * m['mean_iu']:.1f}, pixel acc {100 * m['pixel_acc']:.1f}")
+        origin, depth = self.provenance.get("initialised_from"), 1
+        while isinstance(origin, dict):  # the chain of weights this model was trained from
+            facts = "; ".join(str(origin[k]) for k in ("trained_on", "recipe", "unfinished") if k in origin)
+            lines.append(f"{'  ' * depth}initialised from {origin.get('weights', '?')}{': ' + facts if facts else ''}")
+            origin, depth = origin.get("initialised_from"), depth + 1
         return "\n".join(lines)
 
 

@@ -179,6 +179,7 @@ def test_a_run_from_a_trained_model_records_its_lineage_not_its_metrics(scenes, 
     origin = meta.provenance["initialised_from"]
     assert origin["weights"] == "first.pt" and "3 iterations" in origin["recipe"]
     assert "2 iterations" in meta.provenance["recipe"]
+    assert "initialised from first.pt: " in meta.describe()  # `fcn-workbench info` shows the chain
     third = tmp_path / "third.pt"  # a run killed after a checkpoint: its file describes that run, so far
     for p in Trainer(_cfg(scenes, third, iterations=20, val_split=None, init=str(first), lr=1e-4)).run():
         if p.step == 11:
