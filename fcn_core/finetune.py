@@ -44,7 +44,7 @@ def finetune_on_corrections(bundle: FCNBundle, source: str | Path, iterations: i
     out = ws.root / f"finetuned_{datetime.now().strftime('%Y%m%d_%H%M%S')}.pt"
     cfg = TrainConfig(data=str(data), out=str(out), val_split="val" if has_val else None, iterations=iterations,
                       batch=batch, crop=crop, lr=lr, device=device, checkpoint_every=max(10, iterations // 4),
-                      width=meta.width)
+                      width=meta.width, dropout=0.0)  # dropout would disturb a net trained without it (the demo's)
     trainer = Trainer(cfg, initial=model)
     after: dict = {}
     for p in trainer.run():
