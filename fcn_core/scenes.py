@@ -24,7 +24,7 @@ _BASE_COLOR = {
 }
 # Stroke width of wires, rings and crosses, in px: [low, high). Thin next to every stride of the net, yet
 # not thinner than FCN-8s can draw: its answer is 7 class scores at stride 8 upsampled by one learned 16×16
-# kernel, and with 2–3 px strokes (the first demo's) it drew them as 6–8 px bands whatever the training.
+# kernel, and it drew the first demo's 2–3 px strokes as 6–8 px bands.
 THIN_STROKE = (4, 7)
 VOID_BAND = 1  # px of void (255) around every object, outside it (the demo model was trained and evaluated so)
 

@@ -6,6 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
+from ..bundle import FCNBundle
 from ..cli import CLIError, add_device_arg, add_weights_args
 from ..evaluation import evaluate, metrics_table
 from ..weights import WeightsError, load_checkpoint, save_checkpoint
@@ -27,11 +28,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    record_to = _record_target(args) if args.record else None
+    record_to = _record_target(args) if args.record else None  # checked before the evaluation runs
     engine = engine_from_args(args)
     results = evaluate(engine, args.data, args.split, variants_from_arg(engine, args.variant))
     if record_to is not None:
-        record_metrics(record_to, results, args.record)
+        record_metrics(*record_to, results, args.record)
     if args.json:
         print(json.dumps(results, indent=1))
     else:
@@ -39,22 +40,21 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _record_target(args: argparse.Namespace) -> Path:
-    """The one finished checkpoint --record may write into (checked before the evaluation runs)."""
+def _record_target(args: argparse.Namespace) -> tuple[Path, FCNBundle]:
+    """The one finished checkpoint --record may write into, and its bundle."""
     paths = weights_paths(args)
     if len(paths) != 1 or args.variant != "all":
         raise CLIError("--record needs one checkpoint and every variant (no --variant)")
     try:
-        _, state = load_checkpoint(paths[0])
+        bundle, state = load_checkpoint(paths[0])
     except WeightsError as e:
         raise CLIError(f"--record writes into FCN Workbench checkpoints only: {e}") from None
     if state:
         raise CLIError(f"{paths[0].name} holds an unfinished training run; record metrics on the finished model")
-    return paths[0]
+    return paths[0], bundle
 
 
-def record_metrics(path: Path, results: dict[str, dict], description: str) -> None:
-    """Store ``results`` as the checkpoint's metrics (evaluated on ``description``), atomically."""
-    bundle, _ = load_checkpoint(path)
+def record_metrics(path: Path, bundle: FCNBundle, results: dict[str, dict], description: str) -> None:
+    """Write ``bundle`` back to ``path`` with ``results`` as its metrics (evaluated on ``description``), atomically."""
     bundle.meta = bundle.meta.with_provenance(metrics=results, metrics_split=description)
     save_checkpoint(bundle, path)
