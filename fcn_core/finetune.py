@@ -24,6 +24,15 @@ class FineTuneResult:
     iterations: int
 
 
+def unused_checkpoint_path(folder: Path, stem: str) -> Path:
+    """``folder/stem.pt``, or ``stem_2.pt``, ``stem_3.pt``… if taken: a new fine-tune never replaces an earlier one."""
+    path, n = folder / f"{stem}.pt", 1
+    while path.exists():
+        n += 1
+        path = folder / f"{stem}_{n}.pt"
+    return path
+
+
 def finetune_on_corrections(bundle: FCNBundle, source: str | Path, iterations: int = 100, batch: int = 2,
                             crop: int = 128, lr: float = 1e-4, device: str = "auto",
                             progress: Callable[[int, int, float], None] | None = None,
@@ -41,7 +50,7 @@ def finetune_on_corrections(bundle: FCNBundle, source: str | Path, iterations: i
     has_val = bool(summary.val)
     model = copy.deepcopy(bundle).float().cpu()
     before = evaluate(Engine(copy.deepcopy(model), device, precision="fp32"), data, "val") if has_val else {}
-    out = ws.root / f"finetuned_{datetime.now().strftime('%Y%m%d_%H%M%S')}.pt"
+    out = unused_checkpoint_path(ws.root, f"finetuned_{datetime.now().strftime('%Y%m%d_%H%M%S')}")
     cfg = TrainConfig(data=str(data), out=str(out), val_split="val" if has_val else None, iterations=iterations,
                       batch=batch, crop=crop, lr=lr, device=device, checkpoint_every=max(10, iterations // 4),
                       width=meta.width, dropout=0.0)  # dropout would disturb a net trained without it (the demo's)

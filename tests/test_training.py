@@ -11,6 +11,7 @@ import torch
 from fcn_core import load_checkpoint
 from fcn_core.cli import main as core_main
 from fcn_core.demo_data import write_scene_dataset
+from fcn_core.finetune import unused_checkpoint_path
 from fcn_core.training import TrainConfig, Trainer
 
 
@@ -212,3 +213,14 @@ def test_eval_record_writes_the_metrics_into_the_checkpoint(scenes, tmp_path, ca
     assert core_main(["eval", "--data", str(scenes), "--weights", str(unfinished), "--record", "x"]) == 2
     assert "unfinished training run" in capsys.readouterr().err
     assert unfinished.read_bytes() == before
+
+
+def test_two_finetunes_in_the_same_second_get_different_files(tmp_path):
+    first = unused_checkpoint_path(tmp_path, "finetuned_20261201_120000")
+    assert first.name == "finetuned_20261201_120000.pt"
+    first.write_bytes(b"earlier fine-tune")
+    second = unused_checkpoint_path(tmp_path, "finetuned_20261201_120000")
+    assert second.name == "finetuned_20261201_120000_2.pt"
+    second.write_bytes(b"x")
+    assert unused_checkpoint_path(tmp_path, "finetuned_20261201_120000").name == "finetuned_20261201_120000_3.pt"
+    assert first.read_bytes() == b"earlier fine-tune"
