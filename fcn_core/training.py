@@ -26,7 +26,7 @@ from .evaluation import evaluate
 from .metadata import ModelMeta, VariantSpec
 from .palette import VOC_CLASSES, VOID, voc_colormap
 from .preprocessing import Preprocessing
-from .voc_dataset import VOCLayout, VOCSegmentationFolder, train_transforms
+from .voc_dataset import Mosaic, VOCLayout, VOCSegmentationFolder, train_transforms
 from .weights import WeightsError, load_checkpoint, load_vgg16_into, read_weights_file, save_checkpoint
 from .weights.loading import bundle_from_public_nets
 from .weights.public_nets import PublicNet
@@ -57,6 +57,7 @@ class TrainConfig:
     class_weights: str = "none"  # none, or balanced: sqrt of median-frequency balancing (helps thin, rare classes)
     scale_jitter: bool = True  # random rescaling 0.8–1.25; off keeps the pixel scale (a last, fine-edged stage)
     dropout: float = 0.5  # fc6/fc7 channel dropout while training (the paper's 0.5; 0 for a narrow net that underfits)
+    mosaic: int = 1  # tiles per side of each training sample (2: four crops in one, sharing conv1_1's padding)
 
     def __post_init__(self) -> None:
         self.variants = tuple(v for v in VARIANTS if v in self.variants)
@@ -70,6 +71,8 @@ class TrainConfig:
             raise ValueError(f"class weights must be none or balanced, not {self.class_weights!r}")
         if not 0 <= self.dropout < 1:
             raise ValueError(f"dropout must be in [0, 1), not {self.dropout}")
+        if not 1 <= self.mosaic <= 4:
+            raise ValueError(f"mosaic must be 1 to 4 tiles per side, not {self.mosaic}")
         if self.iterations < 1 or self.batch < 1 or self.crop < 8:
             raise ValueError("iterations and batch must be positive, crop at least 8")
 
@@ -182,6 +185,7 @@ class Trainer:
         self.dataset = VOCSegmentationFolder(cfg.data, cfg.split, train_transforms(cfg.crop, cfg.scale_jitter))
         if not len(self.dataset):
             raise ValueError(f"split {cfg.split!r} of {cfg.data} is empty")
+        self.samples = Mosaic(self.dataset, cfg.mosaic) if cfg.mosaic > 1 else self.dataset
         self.stages = [(v,) for v in cfg.variants] if cfg.mode == "staged" else [cfg.variants]
         self.stage_index, self.step = 0, 0
         self.resume_state: dict | None = None
@@ -221,7 +225,8 @@ class Trainer:
             "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
             "recipe": f"{cfg.mode}, {cfg.iterations} iterations{' per stage' if cfg.mode == 'staged' else ''}, "
                       f"batch {cfg.batch}, crop {cfg.crop}, {cfg.optimizer} lr {cfg.lr:g}, class weights {cfg.class_weights}, "
-                      f"dropout {cfg.dropout:g}, scale jitter {'on' if cfg.scale_jitter else 'off'}, seed {cfg.seed}",
+                      f"dropout {cfg.dropout:g}, scale jitter {'on' if cfg.scale_jitter else 'off'}, seed {cfg.seed}"
+                      + (f", mosaic {cfg.mosaic}×{cfg.mosaic}" if cfg.mosaic > 1 else ""),
             **({"unfinished": unfinished} if unfinished else {}),
         }
 
@@ -246,7 +251,7 @@ class Trainer:
     def run(self) -> Iterator[TrainProgress]:
         """Train every stage, yielding progress after each step; the last item carries the metrics."""
         torch.manual_seed(self.cfg.seed + self.stage_index)
-        batches = _infinite_batches(self.dataset, self.cfg.batch, self.cfg.seed + self.step)
+        batches = _infinite_batches(self.samples, self.cfg.batch, self.cfg.seed + self.step)
         for si in range(self.stage_index, len(self.stages)):
             self.stage_index = si
             stage = "+".join(self.stages[si])
@@ -279,7 +284,9 @@ class Trainer:
                     raise FloatingPointError(f"the loss diverged at step {self.step} of stage {stage}; lower --lr")
                 if self.step % self.cfg.checkpoint_every == 0:
                     self._save(bundle, opt)
-                yield TrainProgress(stage, self.step, total, self.last_loss, len(images) / (time.perf_counter() - t0))
+                per_sample = self.cfg.mosaic ** 2
+                yield TrainProgress(stage, self.step, total, self.last_loss,
+                                    len(images) * per_sample / (time.perf_counter() - t0))
             self.final_bundles.append(bundle.eval().cpu())
             self.step = 0
             if si + 1 < len(self.stages):

@@ -55,3 +55,30 @@ class VOCSegmentationFolder(torch.utils.data.Dataset):
         if self.transforms is not None:
             img, mask = self.transforms(img, mask)
         return img.as_subclass(torch.Tensor), mask.as_subclass(torch.Tensor)
+
+
+class Mosaic(torch.utils.data.Dataset):
+    """Items of ``base`` tiled ``tiles`` × ``tiles`` into one: item ``i`` top left, the others drawn at random.
+
+    The FCN pads its input by 100 px (conv1_1), which costs more than a 160 px scene itself; a 2 × 2
+    mosaic pays that padding once for four scenes (1.85× the scenes per second on a 2-core CPU).
+    ``base`` must yield equal-sized items (a fixed crop does).
+    """
+
+    def __init__(self, base: torch.utils.data.Dataset, tiles: int = 2) -> None:
+        if tiles < 1:
+            raise ValueError(f"a mosaic needs at least 1 tile per side, not {tiles}")
+        self.base, self.tiles = base, tiles
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        others = torch.randint(len(self.base), (self.tiles * self.tiles - 1,)).tolist()
+        items = [self.base[i] for i in (index, *others)]
+        if len({tuple(img.shape) for img, _ in items}) > 1:
+            raise ValueError("mosaic tiles differ in size: give the dataset a fixed crop")
+        k = self.tiles
+        rows = [(torch.cat([img for img, _ in items[r * k:(r + 1) * k]], dim=2),
+                 torch.cat([lab for _, lab in items[r * k:(r + 1) * k]], dim=1)) for r in range(k)]
+        return torch.cat([img for img, _ in rows], dim=1), torch.cat([lab for _, lab in rows], dim=0)

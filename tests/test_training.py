@@ -224,3 +224,31 @@ def test_two_finetunes_in_the_same_second_get_different_files(tmp_path):
     second.write_bytes(b"x")
     assert unused_checkpoint_path(tmp_path, "finetuned_20261201_120000").name == "finetuned_20261201_120000_3.pt"
     assert first.read_bytes() == b"earlier fine-tune"
+
+
+def test_mosaic_tiles_whole_items_with_their_own_labels(scenes):
+    from fcn_core.voc_dataset import Mosaic, VOCSegmentationFolder
+
+    base = VOCSegmentationFolder(scenes, "train")  # no transforms: every scene is 64 × 64
+    items = [base[i] for i in range(len(base))]
+    torch.manual_seed(0)
+    image, labels = Mosaic(base, 2)[3]
+    assert image.shape == (3, 128, 128) and labels.shape == (128, 128)
+    quadrants = [(slice(r, r + 64), slice(c, c + 64)) for r in (0, 64) for c in (0, 64)]
+    found = []
+    for ys, xs in quadrants:  # each tile is one whole item, its label map beside its own picture
+        match = [i for i, (img, lab) in enumerate(items) if torch.equal(image[:, ys, xs], img)]
+        assert match and torch.equal(labels[ys, xs], items[match[0]][1])
+        found.append(match[0])
+    assert found[0] == 3  # the indexed item sits top left
+    with pytest.raises(ValueError, match="tile"):
+        Mosaic(base, 0)
+
+
+def test_mosaic_training_runs_and_is_recorded(scenes, tmp_path):
+    trainer = Trainer(_cfg(scenes, tmp_path / "mo.pt", iterations=3, val_split=None, mosaic=2, crop=32))
+    steps = [p for p in trainer.run()]
+    assert steps[-1].done and np.isfinite(steps[-2].loss)
+    assert "mosaic 2×2" in load_checkpoint(tmp_path / "mo.pt")[0].meta.provenance["recipe"]
+    with pytest.raises(ValueError, match="mosaic"):
+        _cfg(scenes, tmp_path / "x.pt", mosaic=5)
