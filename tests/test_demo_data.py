@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import cv2
+import pytest
 import numpy as np
 import torch
 from PIL import Image
@@ -86,3 +87,17 @@ def test_without_scale_jitter_training_items_keep_the_pixels(tmp_path):
                    for t, r in ((scene.labels, raw), (scene.labels[:, ::-1], raw[:, ::-1])))
     jittered = [VOCSegmentationFolder(tmp_path, "train", train_transforms(64))[0][1].numpy() for _ in range(6)]
     assert not all(np.array_equal(j, scene.labels) or np.array_equal(j, scene.labels[:, ::-1]) for j in jittered)
+
+
+def test_several_seeds_make_one_split_through_the_cli(tmp_path, capsys):
+    from fcn_core.cli import main as core_main
+
+    assert core_main(["make-demo-data", "--out", str(tmp_path), "--count", "2", "--seed", "4", "7",
+                      "--split", "train", "--size", "48", "48"]) == 0
+    assert "wrote 4 scenes (seeds 4, 7)" in capsys.readouterr().out
+    ids = (tmp_path / "ImageSets/Segmentation/train.txt").read_text().split()
+    assert ids == ["s4_00000", "s4_00001", "s7_00000", "s7_00001"]
+    with Image.open(tmp_path / "SegmentationClass" / "s7_00001.png") as im:
+        assert np.array_equal(np.array(im), make_scene(7, 1, (48, 48)).labels)
+    with pytest.raises(ValueError, match="seeds"):
+        write_scene_dataset(tmp_path, 1, seed=[4, 4])
