@@ -265,6 +265,7 @@ class Trainer:
             sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: (1 - min(s, total - 1) / total) ** 0.9,
                                                       last_epoch=self.step - 1 if self.step else -1)
             void_batches = 0
+            images_per_sample = self.cfg.mosaic ** 2  # a mosaic holds several images
             while self.step < total:
                 t0 = time.perf_counter()
                 images, labels = next(batches)
@@ -284,9 +285,8 @@ class Trainer:
                     raise FloatingPointError(f"the loss diverged at step {self.step} of stage {stage}; lower --lr")
                 if self.step % self.cfg.checkpoint_every == 0:
                     self._save(bundle, opt)
-                per_sample = self.cfg.mosaic ** 2
                 yield TrainProgress(stage, self.step, total, self.last_loss,
-                                    len(images) * per_sample / (time.perf_counter() - t0))
+                                    len(images) * images_per_sample / (time.perf_counter() - t0))
             self.final_bundles.append(bundle.eval().cpu())
             self.step = 0
             if si + 1 < len(self.stages):
