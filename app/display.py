@@ -9,7 +9,7 @@ import pyqtgraph as pg
 
 from fcn_core import Prediction
 
-from .overlay import VOID, label_lut, outline_mask
+from .overlay import VOID, label_lut, outline_index
 
 MODES = ("labels", "confidence", "entropy")
 
@@ -31,15 +31,18 @@ def _unsure_lut(opacity: float) -> np.ndarray:
     return lut.astype(np.uint8)
 
 
+def label_overlay_lut(palette: np.ndarray, s: DisplaySettings) -> np.ndarray:
+    """The 256×4 LUT a label map is drawn through: class colours at the set opacity, opaque for outlines."""
+    lut = label_lut(palette, set(s.hidden), s.opacity)
+    if s.outline:
+        lut[:, 3] = np.where(lut[:, 3] > 0, 255, 0)
+        lut[VOID, 3] = 0
+    return lut
+
+
 def label_overlay(labels: np.ndarray, palette: np.ndarray, s: DisplaySettings) -> tuple[np.ndarray, np.ndarray]:
     """(uint8 index image, 256×4 LUT) of a label map: filled at the set opacity, or outlines only."""
-    lut = label_lut(palette, set(s.hidden), s.opacity)
-    if not s.outline:
-        return labels, lut
-    edges = np.where(outline_mask(labels), labels, VOID).astype(np.uint8)
-    lut[:, 3] = np.where(lut[:, 3] > 0, 255, 0)
-    lut[VOID, 3] = 0
-    return edges, lut
+    return (outline_index(labels) if s.outline else labels), label_overlay_lut(palette, s)
 
 
 def overlay_for(pred: Prediction, palette: np.ndarray, s: DisplaySettings, n_class: int) -> tuple[np.ndarray, np.ndarray]:

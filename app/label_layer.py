@@ -7,6 +7,8 @@ from PySide6.QtCore import QRectF
 from PySide6.QtGui import QImage, QPainter
 from PySide6.QtWidgets import QGraphicsObject
 
+from .overlay import outline_index, refresh_outline_index
+
 
 def lut_to_argb32(lut: np.ndarray) -> np.ndarray:
     """A 256×4 RGBA LUT as 256 premultiplied ARGB32 words (QImage's native pixel format)."""
@@ -23,11 +25,13 @@ def lut_to_color_table(lut: np.ndarray) -> list[int]:
 
 class LabelLayer(QGraphicsObject):
     """Draws a label map through a LUT. The QImage shares the label map's memory, so a stroke costs only a
-    repaint of its rectangle (:meth:`refresh`) and a new LUT (opacity, hidden classes) only a new colour table."""
+    repaint of its rectangle (:meth:`refresh`) and a new LUT (opacity, hidden classes) only a new colour table.
+    In outline mode it draws the class boundaries instead, and a stroke recomputes them only around itself."""
 
     def __init__(self) -> None:
         super().__init__()
         self.labels: np.ndarray | None = None
+        self.outline = False  # drawing the boundaries of ``labels`` rather than its regions
         self.argb = np.zeros(256, np.uint32)
         self._index = np.zeros((0, 0), np.uint8)  # the pixels the QImage reads: ``labels`` itself when it can be
         self.image = QImage()
@@ -44,16 +48,18 @@ class LabelLayer(QGraphicsObject):
         h, w = self.labels.shape
         return QRectF(0, 0, w, h)
 
-    def set_labels(self, labels: np.ndarray | None, lut: np.ndarray) -> None:
-        """Show ``labels`` (kept by reference: later edits to the array show after :meth:`refresh`)."""
+    def set_labels(self, labels: np.ndarray | None, lut: np.ndarray, outline: bool = False) -> None:
+        """Show ``labels`` (kept by reference: later edits to the array show after :meth:`refresh`), filled or,
+        with ``outline``, only their class boundaries."""
         self.prepareGeometryChange()
         self.labels = labels
+        self.outline = outline and labels is not None
         self.argb = lut_to_argb32(lut)
         if labels is None:
             self._index = np.zeros((0, 0), np.uint8)
             self.image = QImage()
         else:
-            self._index = np.ascontiguousarray(labels, np.uint8)
+            self._index = outline_index(labels) if self.outline else np.ascontiguousarray(labels, np.uint8)
             h, w = labels.shape
             self.image = QImage(self._index.data, w, h, w, QImage.Format.Format_Indexed8)
             self.image.setColorTable(lut_to_color_table(lut))
@@ -71,7 +77,9 @@ class LabelLayer(QGraphicsObject):
         if self.labels is None:
             return
         x0, y0, x1, y1 = rect
-        if self._index is not self.labels:  # a copy (the labels were not contiguous uint8): bring it up to date
+        if self.outline:  # boundaries may move up to a pixel outside the edit
+            x0, y0, x1, y1 = refresh_outline_index(self._index, self.labels, rect)
+        elif self._index is not self.labels:  # a copy (the labels were not contiguous uint8): bring it up to date
             self._index[y0:y1, x0:x1] = self.labels[y0:y1, x0:x1]
         self.pixels_coloured = (x1 - x0) * (y1 - y0)
         self.update(QRectF(x0, y0, x1 - x0, y1 - y0))

@@ -43,6 +43,26 @@ def outline_mask(labels: np.ndarray) -> np.ndarray:
     return edge
 
 
+def outline_index(labels: np.ndarray) -> np.ndarray:
+    """An index image of the class boundaries: each boundary pixel's own label, VOID everywhere else."""
+    return np.where(outline_mask(labels), labels, VOID).astype(np.uint8)
+
+
+def refresh_outline_index(index: np.ndarray, labels: np.ndarray,
+                          rect: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+    """Bring ``index`` (:func:`outline_index` of ``labels``) up to date after ``labels`` changed inside
+    ``rect`` (x0, y0, x1, y1), touching only that rectangle grown by one pixel; return the rectangle rewritten."""
+    h, w = labels.shape
+    x0, y0, x1, y1 = rect
+    gx0, gy0, gx1, gy1 = max(x0 - 1, 0), max(y0 - 1, 0), min(x1 + 1, w), min(y1 + 1, h)  # may change
+    cx0, cy0, cx1, cy1 = max(x0 - 2, 0), max(y0 - 2, 0), min(x1 + 2, w), min(y1 + 2, h)  # and their neighbours
+    if gx0 >= gx1 or gy0 >= gy1:
+        return gx0, gy0, gx0, gy0
+    fresh = outline_index(labels[cy0:cy1, cx0:cx1])
+    index[gy0:gy1, gx0:gx1] = fresh[gy0 - cy0:gy1 - cy0, gx0 - cx0:gx1 - cx0]
+    return gx0, gy0, gx1, gy1
+
+
 def colorize(labels: np.ndarray, palette: np.ndarray, hidden: set[int] = frozenset(), opacity: float = 0.5,
              outline: bool = False) -> np.ndarray:
     """H×W×4 RGBA overlay of a label map (outline mode: boundaries opaque, interiors clear)."""

@@ -7,7 +7,7 @@ import pyqtgraph as pg
 
 from PySide6.QtWidgets import QGraphicsEllipseItem
 
-from .display import DisplaySettings, label_overlay, overlay_for
+from .display import DisplaySettings, label_overlay_lut, overlay_for
 from .label_layer import LabelLayer
 from .panes import ImagePane, PaneGrid
 
@@ -42,20 +42,19 @@ class SingleView(PaneGrid):
         self._show_indexed(*overlay_for(pred, palette, settings, n_class))
 
     def show_labels(self, labels: np.ndarray | None, palette: np.ndarray, settings: DisplaySettings) -> None:
-        """Draw a label map being edited above the prediction (None: stop); outline mode redraws it whole."""
+        """Draw a label map being edited above the prediction (None: stop), filled or as outlines."""
         if labels is None:
             self.layer.set_labels(None, np.zeros((256, 4), np.uint8))
             self.layer.setVisible(False)
             self.pane.overlay_item.setVisible(True)
             return
-        index, lut = label_overlay(labels, palette, settings)
-        self.layer.set_labels(index, lut)
+        self.layer.set_labels(labels, label_overlay_lut(palette, settings), outline=settings.outline)
         self.layer.setVisible(True)
         self.pane.overlay_item.setVisible(False)
 
     def refresh_labels(self, rect, outline: bool, labels: np.ndarray, palette, settings: DisplaySettings) -> None:
-        """After a stroke: re-colour only its rectangle (filled mode)."""
-        if outline or self.layer.labels is not labels:
+        """After a stroke: re-colour only around its rectangle."""
+        if self.layer.labels is not labels or self.layer.outline != outline:
             self.show_labels(labels, palette, settings)
         else:
             self.layer.refresh(rect)

@@ -11,6 +11,7 @@ from PySide6.QtCore import QPointF, QSettings, Qt
 from PySide6.QtTest import QTest
 
 from app.main_window import MainWindow
+from app.overlay import outline_index
 from fcn_core import FCNBundle, Workspace, save_checkpoint
 from fcn_core.export import import_export
 from tests.conftest import randomize, tiny_meta
@@ -83,6 +84,23 @@ def test_brush_stroke_paints_one_undo_step(qtbot, win):
     argb = win.single.layer.buffer[50, 61]
     assert (argb >> 24) & 0xFF == round(255 * win.display.opacity)
 
+
+
+def test_outline_mode_while_editing_redraws_only_around_each_stroke(qtbot, win):
+    doc = win.editor.doc
+    win.outline_box.setChecked(True)
+    layer = win.single.layer
+    assert layer.outline and layer.labels is doc.labels and layer.isVisible()
+    qtbot.keyClick(win, Qt.Key.Key_3)
+    win.edit_panel.set_radius(2)
+    _drag(qtbot, win, [(40, 30), (41, 30), (42, 30)])
+    assert (doc.labels[29:32, 40:43] == 3).all()
+    assert 0 < layer.pixels_coloured <= 14 * 14  # the dab and a pixel around it, not the 60×80 image
+    assert np.array_equal(layer.buffer, layer.argb[outline_index(doc.labels)])
+    win.editor.undo_stack.undo()  # undo redraws around the stroke too
+    assert np.array_equal(layer.buffer, layer.argb[outline_index(doc.labels)])
+    win.outline_box.setChecked(False)
+    assert not layer.outline and layer.buffer[30, 41] == layer.argb[doc.labels[30, 41]]
 
 def test_fill_polygon_preserve_and_take_variant(qtbot, win):
     doc = win.editor.doc
