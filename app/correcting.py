@@ -11,6 +11,7 @@ from fcn_core.export import export_dataset
 
 from .actions import set_edit_shortcuts
 from .finetune_dialog import FineTuneDialog
+from .task_bar import EXPORT_TASK
 from .tasks import JobContext
 
 
@@ -83,27 +84,15 @@ class CorrectingMixin:
         """
         folder, meta = self.current_path.parent, self.meta
         ws = self.editor.workspace(self.current_path)
-        if not getattr(self, "_export_cancel_wired", False):
-            self.cancel_button.clicked.connect(self.cancel_export)
-            self._export_cancel_wired = True
-        self.folder_progress.setRange(0, 0)
-        self.folder_progress.setVisible(True)
-        self.cancel_button.setVisible(True)
+        row = self.tasks.start(EXPORT_TASK, lambda: job_ctx.cancel())
 
         def job(ctx: JobContext):
             return export_dataset(folder, out, meta.classes, meta.colors, only_verified=only_verified,
                                   progress=lambda i, n: ctx.progress(i, n, "exporting"), workspace=ws,
                                   cancel=lambda: ctx.cancelled)
 
-        def progress(done: int, total: int, text: str) -> None:
-            self.folder_progress.setRange(0, total)
-            self.folder_progress.setValue(done)
-            self.folder_progress.setFormat(f"{text} {done}/{total}")
-
         def ended(message: str) -> None:
-            self._export_job = None
-            self.folder_progress.setVisible(False)
-            self.cancel_button.setVisible(False)
+            self.tasks.end(row)
             if message:
                 self.statusBar().showMessage(message, 10000)
 
@@ -111,19 +100,13 @@ class CorrectingMixin:
             ended("")
             self.show_error(f"Export failed: {msg}")
 
-        self._export_job = self.service.runner.submit(
+        job_ctx = self.service.runner.submit(
             job,
             lambda summary: ended(f"Exported {summary.written} images ({len(summary.train)} train, "
                                   f"{len(summary.val)} val) to {out}"),
-            failed, progress,
+            failed, row.progress,
             lambda: ended(f"Export cancelled; nothing was written to {out}."))
-        return self._export_job
-
-    def cancel_export(self) -> None:
-        """Stop the running export; its target is left as it was."""
-        job = getattr(self, "_export_job", None)
-        if job is not None:
-            job.cancel()
+        return job_ctx
 
     def finetune(self, iterations: int = 100) -> FineTuneDialog | None:
         """Fine-tune the loaded model on this folder's corrections; load the result when it is done."""

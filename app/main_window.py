@@ -10,7 +10,7 @@ from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import (
     QCheckBox, QComboBox, QDockWidget, QFileDialog, QFormLayout, QLabel, QMainWindow, QMessageBox, QProgressBar,
-    QPushButton, QSlider, QStackedWidget, QVBoxLayout, QWidget,
+    QSlider, QStackedWidget, QVBoxLayout, QWidget,
 )
 
 from fcn_core import DEMO_MODEL, ModelMeta, SkipFusion, expand_image_paths
@@ -28,6 +28,7 @@ from .panes import pixel_at
 from .readout import pixel_readout
 from .single_view import SingleView
 from .skip_view import SkipView
+from .task_bar import FOLDER_TASK, TaskBar
 
 VIEWS = ("single", "compare", "skips")
 RECENT_KEY = "recent_files"
@@ -162,14 +163,9 @@ class MainWindow(CorrectingMixin, QMainWindow):
         self.busy.setRange(0, 0)
         self.busy.setMaximumWidth(120)
         self.busy.setVisible(False)
-        self.folder_progress = QProgressBar()
-        self.folder_progress.setMaximumWidth(220)
-        self.folder_progress.setVisible(False)
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setVisible(False)
+        self.tasks = TaskBar()  # segmenting a folder, exporting: a progress bar and a Cancel each
         sb.addWidget(self.position_label, 1)
-        sb.addPermanentWidget(self.folder_progress)
-        sb.addPermanentWidget(self.cancel_button)
+        sb.addPermanentWidget(self.tasks)
         sb.addPermanentWidget(self.busy)
 
     def _connect(self) -> None:
@@ -197,7 +193,6 @@ class MainWindow(CorrectingMixin, QMainWindow):
         self.files.activated_path.connect(self.show_path)
         self.single.hovered.connect(self._hovered)
         self.compare.grid.hovered.connect(self._hovered)
-        self.cancel_button.clicked.connect(s.cancel_folder)
         p["edit"].toggled.connect(self.set_editing)
         a.tool_group.triggered.connect(lambda act: setattr(self.editor.state, "tool", act.data()))
         for act in a.classes:
@@ -219,6 +214,7 @@ class MainWindow(CorrectingMixin, QMainWindow):
         s.notice.connect(lambda text: self.statusBar().showMessage(text, 10000))
         s.folderProgress.connect(self._folder_progress)
         s.folderDone.connect(self._folder_done)
+        s.folderEnded.connect(lambda: self.tasks.end(self.tasks.row(FOLDER_TASK)))
         s.runner.busyChanged.connect(self.busy.setVisible)
 
     # model -------------------------------------------------------------------------------------
@@ -299,19 +295,21 @@ class MainWindow(CorrectingMixin, QMainWindow):
         if not self.files.paths:
             self.show_error("Open some images first.")
             return
-        self.folder_progress.setRange(0, len(self.files.paths))
-        self.folder_progress.setValue(0)
-        self.folder_progress.setVisible(True)
-        self.cancel_button.setVisible(True)
+        if self.service.folder_running:
+            self.statusBar().showMessage("The images are already being segmented.", 5000)
+            return
+        if self.service.engine is None:
+            self.show_error("No model is loaded.")
+            return
+        self.tasks.start(FOLDER_TASK, self.service.cancel_folder).progress(0, len(self.files.paths))
         self.service.run_folder(list(self.files.paths))
 
     def _folder_progress(self, done: int, total: int, name: str) -> None:
-        self.folder_progress.setValue(done)
-        self.folder_progress.setFormat(f"{done}/{total} {name}")
+        row = self.tasks.row(FOLDER_TASK)
+        if row is not None:
+            row.progress(done, total, name)
 
     def _folder_done(self, ok: int, bad: int) -> None:
-        self.folder_progress.setVisible(False)
-        self.cancel_button.setVisible(False)
         msg = "Cancelled." if ok < 0 else f"Segmented {ok} images" + (f"; {bad} could not be read." if bad else ".")
         self.statusBar().showMessage(msg, 8000)
 

@@ -41,7 +41,8 @@ class ModelService(QObject):
     failed = Signal(str)
     notice = Signal(str)                    # the engine changed course (out of memory: tiles, CPU)
     folderProgress = Signal(int, int, str)  # done, total, current file
-    folderDone = Signal(int, int)           # analysed, failed
+    folderDone = Signal(int, int)           # analysed, failed (-1, -1: cancelled)
+    folderEnded = Signal()                  # the folder run is over: done, cancelled or failed
 
     CACHE_SIZE = 6
 
@@ -157,12 +158,23 @@ class ModelService(QObject):
         def finished(result: tuple[int, int]) -> None:
             self._folder_job = None
             self.folderDone.emit(*result)
+            self.folderEnded.emit()
 
         def cancelled() -> None:
             self._folder_job = None
             self.folderDone.emit(-1, -1)
+            self.folderEnded.emit()
 
-        self._folder_job = self.runner.submit(job, finished, self.failed.emit, self.folderProgress.emit, cancelled)
+        def failed(message: str) -> None:
+            self._folder_job = None
+            self.failed.emit(message)
+            self.folderEnded.emit()
+
+        self._folder_job = self.runner.submit(job, finished, failed, self.folderProgress.emit, cancelled)
+
+    @property
+    def folder_running(self) -> bool:
+        return self._folder_job is not None
 
     def cancel_folder(self) -> None:
         if self._folder_job is not None:

@@ -183,11 +183,28 @@ def test_run_folder_and_cancel(qtbot, window, images):
     window.service._analyses.clear()
     done.clear()
     window.run_all()
+    row = window.tasks.row("segmenting")
+    assert window.tasks.isVisible() and row is not None
+    window.run_all()  # a second run while one is going is refused, not queued
+    assert len(window.tasks.rows) == 1
     qtbot.wait(100)
-    window.cancel_button.click()
+    row.cancel_button.click()
+    assert not row.cancel_button.isEnabled()
     qtbot.waitUntil(lambda: bool(done), timeout=30000)
     assert done[0] == (-1, -1)
+    qtbot.waitUntil(lambda: not window.tasks.rows and not window.tasks.isVisible(), timeout=5000)
     _open(qtbot, window, images[1])  # still works after a cancel
+
+
+def test_a_failed_folder_run_clears_its_progress(qtbot, window, images):
+    window.open_paths(images)
+    qtbot.waitUntil(lambda: window.result is not None, timeout=20000)
+    window.service._analyses.clear()
+    window.service.engine.predict_all = lambda a: (_ for _ in ()).throw(MemoryError("out of memory"))
+    window.run_all()
+    qtbot.waitUntil(lambda: "out of memory" in window.last_error, timeout=20000)
+    qtbot.waitUntil(lambda: not window.tasks.rows, timeout=5000)
+    assert not window.service.folder_running
 
 
 def test_next_previous_and_recent(qtbot, window, images):

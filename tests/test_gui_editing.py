@@ -182,11 +182,12 @@ def test_export_cancel_and_disk_full_in_the_window_leave_nothing_then_export_wor
     gate = threading.Event()
     win.service.runner.submit(lambda ctx: gate.wait(10))  # hold the worker so the cancel lands before the export runs
     win.export_to(out)
-    assert win.cancel_button.isVisible()
-    win.cancel_button.click()
+    row = win.tasks.row("exporting")
+    assert row is not None and win.tasks.isVisible()
+    row.cancel_button.click()
     gate.set()
     qtbot.waitUntil(lambda: "Export cancelled" in win.statusBar().currentMessage(), timeout=20000)
-    assert not out.exists() and not win.cancel_button.isVisible()
+    assert not out.exists() and not win.tasks.rows
     with monkeypatch.context() as m:
         disk_full_after(m, 2000)
         win.export_to(out)
@@ -302,3 +303,23 @@ def test_a_broken_saved_label_leaves_the_editor_on_its_image(qtbot, win):
     qtbot.waitUntil(lambda: "p1.png" in win.last_error, timeout=20000)
     assert win.editor.path == first  # never writes the first image's labels over the second's file
     assert ws.label_path(second).read_bytes() == b"not a png"
+
+
+def test_export_and_folder_run_each_have_their_own_cancel(qtbot, win, tmp_path):
+    win.editor.doc.paint(index=np.arange(0, 500), value=1)
+    win.editor.save()
+    out = tmp_path / "export"
+    gate = threading.Event()
+    win.service.runner.submit(lambda ctx: gate.wait(10))  # hold the worker: both tasks wait behind it
+    done = []
+    win.service.folderDone.connect(lambda ok, bad: done.append((ok, bad)))
+    win.service._analyses.clear()
+    win.run_all()
+    win.export_to(out)
+    assert [r.name for r in win.tasks.rows] == ["segmenting", "exporting"]
+    win.tasks.row("exporting").cancel_button.click()  # stops the export, not the folder run
+    gate.set()
+    qtbot.waitUntil(lambda: bool(done), timeout=30000)
+    assert done[0] == (2, 0)
+    qtbot.waitUntil(lambda: not win.tasks.rows, timeout=20000)
+    assert not out.exists()
