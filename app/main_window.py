@@ -298,9 +298,6 @@ class MainWindow(CorrectingMixin, QMainWindow):
         if self.service.folder_running:
             self.statusBar().showMessage("The images are already being segmented.", 5000)
             return
-        if self.service.engine is None:
-            self.show_error("No model is loaded.")
-            return
         self.tasks.start(FOLDER_TASK, self.service.cancel_folder).progress(0, len(self.files.paths))
         self.service.run_folder(list(self.files.paths))
 

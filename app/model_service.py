@@ -138,6 +138,7 @@ class ModelService(QObject):
         """Analyse many images with progress; cancellable with :meth:`cancel_folder`."""
         if self.engine is None:
             self.failed.emit("No model is loaded.")
+            self.folderEnded.emit()
             return
         engine = self.engine
 

@@ -205,6 +205,9 @@ def test_a_failed_folder_run_clears_its_progress(qtbot, window, images):
     qtbot.waitUntil(lambda: "out of memory" in window.last_error, timeout=20000)
     qtbot.waitUntil(lambda: not window.tasks.rows, timeout=5000)
     assert not window.service.folder_running
+    window.service.engine = None  # no model: refused at once, and no bar is left behind
+    window.run_all()
+    assert "No model is loaded" in window.last_error and not window.tasks.rows
 
 
 def test_next_previous_and_recent(qtbot, window, images):
