@@ -17,7 +17,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .atomic import atomic_write_bytes
+from .atomic import atomic_write_bytes, remove_stale_temps
 from .engine import Engine
 from .image_io import ImageReadError, read_image, write_label_png
 from .palette import full_palette
@@ -101,6 +101,7 @@ def predict_folder(engine: Engine, paths: Sequence[Path], out: Path, variants: S
     batch = batch or (8 if on_gpu else 1)
     readers = readers or (4 if on_gpu else 1)
     out.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(out)  # what an earlier run, killed mid-write, left
     report = FolderReport()
     writer = _Writer(out, full_palette(engine.meta.palette()), save_logits, writers)
     groups: dict[tuple[int, ...], list[tuple[Path, np.ndarray]]] = defaultdict(list)

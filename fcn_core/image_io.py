@@ -8,7 +8,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, PngImagePlugin
 
 from .atomic import atomic_write_bytes
 
@@ -117,14 +117,17 @@ def read_image(path: str | Path) -> np.ndarray:
     return decode_image(data, path.name)
 
 
-def encode_label_png(labels: np.ndarray, palette: np.ndarray) -> bytes:
-    """A palette (mode P) PNG whose pixel values are the class indices."""
+def encode_label_png(labels: np.ndarray, palette: np.ndarray, chunks: dict[bytes, bytes] | None = None) -> bytes:
+    """A palette (mode P) PNG whose pixel values are the class indices, carrying the private ``chunks``."""
     im = Image.fromarray(np.ascontiguousarray(labels.astype(np.uint8)), mode="P")
     pal = np.zeros((256, 3), dtype=np.uint8)
     pal[: len(palette)] = palette[:256]
     im.putpalette(pal.ravel().tolist())
+    info = PngImagePlugin.PngInfo()
+    for cid, data in (chunks or {}).items():
+        info.add(cid, data)
     out = io.BytesIO()
-    im.save(out, format="PNG", optimize=False)
+    im.save(out, format="PNG", optimize=False, pnginfo=info)
     return out.getvalue()
 
 
@@ -135,12 +138,19 @@ def write_label_png(path: str | Path, labels: np.ndarray, palette: np.ndarray) -
 
 def read_label_png(path: str | Path) -> np.ndarray:
     """The class indices of a label PNG (palette or grayscale), H×W uint8."""
+    return read_label_png_chunks(path)[0]
+
+
+def read_label_png_chunks(path: str | Path) -> tuple[np.ndarray, dict[bytes, bytes]]:
+    """A label PNG's class indices and its private chunks (those :func:`encode_label_png` wrote)."""
     path = Path(path)
     try:
         with Image.open(path) as im:
             if im.mode not in ("P", "L"):
                 raise ImageReadError(f"{path.name} is a {im.mode} image, not a palette or grayscale label PNG")
-            return np.array(im)
+            labels = np.array(im)
+            chunks = {c[0]: c[1] for c in getattr(im, "private_chunks", [])}
+            return labels, chunks
     except ImageReadError:
         raise
     except Exception as e:  # noqa: BLE001

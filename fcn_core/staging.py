@@ -3,19 +3,21 @@
 A failure or a cancel while the contents are written (disk full, a write error, Ctrl+C) removes the hidden
 folder and leaves the target exactly as it was. A missing or empty target receives the new folder in one
 rename (atomic, even against a kill); a target that already holds things gets the named entries swapped in
-by renames, the old entries kept until every new one is in place, and a failed swap rolled back.
+by renames, the old entries kept until every new one is in place, and a failed swap rolled back. A kill
+leaves the hidden folder behind; the next export into the same target removes it.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import shutil
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from .atomic import _fsync_dir
+from .atomic import _fsync_dir, writer_alive
 
 STAGE_MARK = ".staging-"
 _REPLACED = ".replaced"
@@ -38,6 +40,27 @@ def _remove_empty(folders: list[Path]) -> None:
             p.rmdir()
         except OSError:
             return
+
+
+def remove_stale_stages(target: str | Path) -> list[Path]:
+    """Delete the hidden folders that exports into ``target`` killed before they finished left beside it.
+
+    A folder whose writer still runs is kept, and so is one holding old contents a failed rollback left there.
+    """
+    target = Path(target).resolve()
+    pattern = re.compile(rf"^\.{re.escape(target.name)}{re.escape(STAGE_MARK)}(\d+)-[0-9a-f]+$")
+    removed = []
+    try:
+        entries = list(os.scandir(target.parent))
+    except OSError:
+        return removed
+    for e in entries:
+        m = pattern.match(e.name)
+        if m and e.is_dir(follow_symlinks=False) and not writer_alive(int(m.group(1))) \
+                and not os.path.exists(os.path.join(e.path, _REPLACED)):
+            shutil.rmtree(e.path, ignore_errors=True)
+            removed.append(Path(e.path))
+    return removed
 
 
 def _swap_in(stage: Path, target: Path, entries: tuple[str, ...]) -> None:
@@ -85,7 +108,8 @@ def staged_folder(target: str | Path, entries: tuple[str, ...]) -> Iterator[Path
     if target.exists() and not target.is_dir():
         raise ValueError(f"{target} is a file, not a folder")
     made = _make_parents(target.parent)
-    stage = target.parent / f".{target.name}{STAGE_MARK}{secrets.token_hex(4)}"
+    remove_stale_stages(target)
+    stage = target.parent / f".{target.name}{STAGE_MARK}{os.getpid()}-{secrets.token_hex(4)}"
     try:
         os.mkdir(stage)
     except BaseException:

@@ -1,8 +1,14 @@
-"""The workspace: each image's corrected labels, verified mask and state, saved atomically beside the images."""
+"""The workspace: each image's corrected labels, verified mask and state, saved atomically beside the images.
+
+The label PNG is the unit a save commits: it carries the verified mask in a private chunk, so one rename
+replaces labels and mask together and a kill between files can never pair a new label with an old mask.
+The ``.verified.png`` and ``.state.json`` beside it are readable copies written after it.
+"""
 
 from __future__ import annotations
 
 import json
+import zlib
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -10,11 +16,30 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .atomic import atomic_write_bytes, atomic_write_via
-from .image_io import ImageReadError, encode_label_png, read_label_png
+from .atomic import atomic_write_bytes, atomic_write_via, remove_stale_temps
+from .image_io import ImageReadError, encode_label_png, read_label_png, read_label_png_chunks
 from .label_document import LabelDocument
 
 WORKSPACE_DIR = "fcn_workbench_labels"
+# ancillary, private, not safe to copy: a tool that edits the pixels drops it rather than keep a stale mask
+VERIFIED_CHUNK = b"vrFY"
+
+
+def pack_verified(verified: np.ndarray) -> bytes:
+    """A boolean mask as the label PNG's verified chunk (bit-packed, deflated)."""
+    return zlib.compress(np.packbits(verified.astype(bool), axis=None).tobytes())
+
+
+def unpack_verified(data: bytes, shape: tuple[int, int]) -> np.ndarray | None:
+    """The mask :func:`pack_verified` made, or None if the chunk does not hold one of ``shape``."""
+    try:
+        bits = np.frombuffer(zlib.decompress(data), np.uint8)
+    except zlib.error:
+        return None
+    n = shape[0] * shape[1]
+    if bits.size != (n + 7) // 8:
+        return None
+    return np.unpackbits(bits, count=n).astype(bool).reshape(shape)
 
 
 @dataclass(frozen=True)
@@ -46,9 +71,10 @@ class Workspace:
         return sorted(p.name[: -len(".label.png")] for p in self.root.glob("*.label.png"))
 
     def save(self, image: Path, doc: LabelDocument, palette: np.ndarray, classes: tuple[str, ...]) -> None:
-        """Write labels, verified mask and state, each atomically (old or new file, never half of one)."""
+        """Write labels with their verified mask in one atomic file, then the readable mask and state copies."""
         self.root.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(self.label_path(image), encode_label_png(doc.labels, palette))
+        png = encode_label_png(doc.labels, palette, {VERIFIED_CHUNK: pack_verified(doc.verified)})
+        atomic_write_bytes(self.label_path(image), png)
         verified = Image.fromarray((doc.verified * 255).astype(np.uint8), mode="L")
         atomic_write_via(self.verified_path(image), lambda tmp: verified.save(tmp, format="PNG"))
         state = {"image": Path(image).name, "size": list(doc.shape), "classes": list(classes),
@@ -57,10 +83,14 @@ class Workspace:
         atomic_write_bytes(self.state_path(image), json.dumps(state, indent=1).encode())
 
     def load(self, image: Path, shape: tuple[int, int], n_class: int) -> tuple[np.ndarray, np.ndarray] | None:
-        """Saved (labels, verified) for an image, checked against its size and the class count; None if none."""
+        """Saved (labels, verified) for an image, checked against its size and the class count; None if none.
+
+        Also removes the temporary files that saves killed mid-write left in the workspace.
+        """
+        remove_stale_temps(self.root)
         if not self.has(image):
             return None
-        labels = read_label_png(self.label_path(image))
+        labels, chunks = read_label_png_chunks(self.label_path(image))
         if labels.shape != tuple(shape):
             raise ImageReadError(f"the saved label of {Path(image).name} is {labels.shape[1]}×{labels.shape[0]}, "
                                  f"the image is {shape[1]}×{shape[0]}")
@@ -68,7 +98,10 @@ class Workspace:
         if bad.any():
             raise ImageReadError(f"the saved label of {Path(image).name} has class values up to {int(labels[bad].max())}, "
                                  f"beyond this model's {n_class} classes")
-        verified = np.zeros(shape, bool)
+        verified = unpack_verified(chunks[VERIFIED_CHUNK], labels.shape) if VERIFIED_CHUNK in chunks else None
+        if verified is not None:
+            return labels, verified
+        verified = np.zeros(shape, bool)  # a label from before the chunk, or one another tool rewrote
         if self.verified_path(image).exists():
             v = read_label_png(self.verified_path(image))
             if v.shape == labels.shape:

@@ -27,6 +27,7 @@ from app.editor import AUTOSAVE_MS
 from fcn_core import FCNBundle, LabelDocument, Workspace, read_label_png, save_checkpoint
 from fcn_core.palette import voc_colormap
 from tests.conftest import randomize, tiny_meta
+from tests.helpers.faults import leftovers
 
 ROOT = Path(__file__).resolve().parent.parent
 ROWS, WIDTH = 120, 640
@@ -88,8 +89,9 @@ class _Life:
         self._err.close()
 
 
-def _check(ws: Workspace, image: Path, seed: np.ndarray, last: int) -> bool:
-    """The files after a kill: whole, rows 0..last saved, row last+1 old or new, the rest as seeded. New row on disk?"""
+def _check(ws: Workspace, image: Path, seed: np.ndarray, last: int) -> tuple[bool, int]:
+    """The files after a kill: whole, rows 0..last saved, row last+1 old or new, the rest as seeded; the mask
+    loaded with them is theirs. (New row on disk?, temporary files the kill left, which loading removes.)"""
     labels = read_label_png(ws.label_path(image))  # a valid PNG, never half-written
     assert labels.shape == (ROWS, WIDTH)
     for i in range(last + 1):  # every stroke reported saved is on disk
@@ -98,10 +100,15 @@ def _check(ws: Workspace, image: Path, seed: np.ndarray, last: int) -> bool:
     new = bool(nxt.size) and (nxt == 1 + (last + 1) % 4).all()
     assert new or (nxt == old).all(), "the stroke after the last saved one is torn"
     assert (labels[last + 2:] == seed[last + 2:]).all()  # at most that one stroke is lost, nothing else changed
-    verified = read_label_png(ws.verified_path(image)) > 0
-    assert verified[: last + 1].all() and not verified[last + 2:].any()
+    copy = read_label_png(ws.verified_path(image)) > 0  # the readable copy: whole, at most one save behind
+    assert copy[: last + 1].all() and not copy[last + 2:].any()
     json.loads(ws.state_path(image).read_text())
-    return bool(new)
+    torn = len(leftovers(ws.root))
+    loaded, verified = ws.load(image, (ROWS, WIDTH), 5)
+    assert np.array_equal(loaded, labels) and leftovers(ws.root) == []
+    expect = np.arange(ROWS)[:, None] <= last + int(new)  # the mask belongs to these labels, never to older ones
+    assert np.array_equal(verified, np.broadcast_to(expect, verified.shape))
+    return bool(new), torn
 
 
 @pytest.mark.slow
@@ -122,7 +129,7 @@ def test_killed_at_random_moments_during_100_autosaves_keeps_every_saved_stroke(
     strokes = [first, *(10 + rng.multinomial(AUTOSAVES - first - 10 * FAST_LIVES, [1 / FAST_LIVES] * FAST_LIVES))]
     lives = [_Life(model, folder, AUTOSAVE_MS if k == 0 else FAST_MS, tmp_path / f"life{k}.log")
              for k in range(len(strokes))]  # all start loading now; each opens the folder only when told
-    saves, start, next_row_on_disk = 0, 0, 0
+    saves, start, next_row_on_disk, torn = 0, 0, 0, 0
     try:
         for life, n in zip(lives, strokes):
             life.go(start)
@@ -132,13 +139,13 @@ def test_killed_at_random_moments_during_100_autosaves_keeps_every_saved_stroke(
             time.sleep(float(rng.uniform(0, 0.04)))  # somewhere in the next stroke or its save
             life.kill()
             last = max([last, *life.reported_after_kill()])
-            next_row_on_disk += _check(ws, image, seed, last)
+            on_disk, cut = _check(ws, image, seed, last)
+            next_row_on_disk, torn = next_row_on_disk + on_disk, torn + cut
             saves += last - start + 1
             start = last + 1
     finally:
         for life in lives:
             life.kill()
     assert saves >= AUTOSAVES and len(lives) >= 4
-    torn = len(list(ws.root.glob(".*.tmp")))  # temporary files of writes a kill cut short (never read)
     print(f"{saves} autosaves, {len(lives)} kills ({next_row_on_disk} with the unreported stroke already on disk, "
           f"{torn} cut mid-write), {time.monotonic() - t0:.1f} s")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from ..atomic import atomic_write_via
+from ..atomic import atomic_write_via, remove_stale_temps
 from ..bundle import FCNBundle
 from ..metadata import ModelMeta
 from .errors import WeightsError
@@ -31,6 +31,8 @@ def save_checkpoint(bundle: FCNBundle, path: str | Path, train_state: dict | Non
     }
     if train_state is not None:
         payload["train_state"] = train_state
+    path = Path(path)
+    remove_stale_temps(path.parent, path.name)  # what a training run killed while saving this file left
     atomic_write_via(path, lambda tmp: torch.save(payload, tmp))
 
 
