@@ -8,8 +8,9 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
-# ".<target name>.<pid of the writer>.<mkstemp's 8 characters>.tmp": the pid tells a dead writer's leftover
-_TEMP_NAME = re.compile(r"^\..+\.(\d+)\.[A-Za-z0-9_]{8}\.tmp$")
+from .writer_locks import claim, hold
+
+_TEMP_SUFFIX = r"\.[a-z0-9_]{8}\.tmp$"  # mkstemp's 8 characters, then our suffix
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -28,8 +29,8 @@ def _fsync_dir(folder: Path) -> None:
 def atomic_write_via(path: str | Path, write: Callable[[str], None]) -> None:
     """Call ``write(tmp_path)`` on a temporary file beside ``path``, fsync it, then rename it over ``path``."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    hold(fd)  # until the file is in place: a sweep never takes a write in progress for a leftover
     try:
         write(tmp)
         with open(tmp, "rb+") as f:
@@ -43,6 +44,8 @@ def atomic_write_via(path: str | Path, write: Callable[[str], None]) -> None:
         except OSError:
             pass
         raise
+    finally:
+        os.close(fd)
     _fsync_dir(path.parent)
 
 
@@ -54,36 +57,26 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     atomic_write_via(path, write)
 
 
-def writer_alive(pid: int) -> bool:
-    """Whether a process ``pid`` runs on this machine (ours counts; one we may not signal counts too)."""
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OverflowError, OSError):
-        return True
-    return True
-
-
 def remove_stale_temps(folder: str | Path, target: str | None = None) -> list[Path]:
     """Delete the temporary files that writers killed mid-write left in ``folder``; return what was removed.
 
-    Only files named as :func:`atomic_write_via` names them (for the file ``target`` alone, if given), and only
-    those whose writer no longer runs, are touched: a write in progress, here or in another process, keeps its file.
+    Only files named as :func:`atomic_write_via` names them (those of the file ``target`` alone, if given), and
+    only those no writer holds, are touched: a write in progress, here or in another process, keeps its file.
     """
+    pattern = re.compile((rf"^\.{re.escape(target)}" if target else r"^\..+") + _TEMP_SUFFIX)
     removed = []
     try:
         entries = list(os.scandir(folder))
     except OSError:
         return removed
     for e in entries:
-        m = _TEMP_NAME.match(e.name)
-        if m and (target is None or e.name.startswith(f".{target}.")) and not writer_alive(int(m.group(1))):
-            try:
-                os.unlink(e.path)
-                removed.append(Path(e.path))
-            except OSError:
-                pass
+        if not pattern.match(e.name):
+            continue
+        with claim(e.path) as stale:
+            if stale:
+                try:
+                    os.unlink(e.path)
+                    removed.append(Path(e.path))
+                except OSError:
+                    pass
     return removed

@@ -17,10 +17,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from .atomic import _fsync_dir, writer_alive
+from .atomic import _fsync_dir
+from .writer_locks import claim, open_held
 
 STAGE_MARK = ".staging-"
 _REPLACED = ".replaced"
+_SWAPPED = ".swapped"  # the swap is complete: what .replaced holds is no longer needed
 
 
 def _make_parents(folder: Path) -> list[Path]:
@@ -45,21 +47,23 @@ def _remove_empty(folders: list[Path]) -> None:
 def remove_stale_stages(target: str | Path) -> list[Path]:
     """Delete the hidden folders that exports into ``target`` killed before they finished left beside it.
 
-    A folder whose writer still runs is kept, and so is one holding old contents a failed rollback left there.
+    A folder its export still holds is kept, and so is one holding old contents a swap cut short left there.
     """
     target = Path(target).resolve()
-    pattern = re.compile(rf"^\.{re.escape(target.name)}{re.escape(STAGE_MARK)}(\d+)-[0-9a-f]+$")
+    pattern = re.compile(rf"^\.{re.escape(target.name)}{re.escape(STAGE_MARK)}[0-9a-f]+$")
     removed = []
     try:
         entries = list(os.scandir(target.parent))
     except OSError:
         return removed
     for e in entries:
-        m = pattern.match(e.name)
-        if m and e.is_dir(follow_symlinks=False) and not writer_alive(int(m.group(1))) \
-                and not os.path.exists(os.path.join(e.path, _REPLACED)):
-            shutil.rmtree(e.path, ignore_errors=True)
-            removed.append(Path(e.path))
+        if not (pattern.match(e.name) and e.is_dir(follow_symlinks=False)):
+            continue
+        with claim(e.path) as stale:
+            keep = os.path.exists(os.path.join(e.path, _REPLACED)) and not os.path.exists(os.path.join(e.path, _SWAPPED))
+            if stale and not keep:
+                shutil.rmtree(e.path, ignore_errors=True)
+                removed.append(Path(e.path))
     return removed
 
 
@@ -109,12 +113,13 @@ def staged_folder(target: str | Path, entries: tuple[str, ...]) -> Iterator[Path
         raise ValueError(f"{target} is a file, not a folder")
     made = _make_parents(target.parent)
     remove_stale_stages(target)
-    stage = target.parent / f".{target.name}{STAGE_MARK}{os.getpid()}-{secrets.token_hex(4)}"
+    stage = target.parent / f".{target.name}{STAGE_MARK}{secrets.token_hex(4)}"
     try:
         os.mkdir(stage)
     except BaseException:
         _remove_empty(made)
         raise
+    lock = open_held(stage)  # held until the export is in place or gone: a sweep leaves a live stage alone
     try:
         yield stage
         _fsync_dir(stage)
@@ -122,10 +127,14 @@ def staged_folder(target: str | Path, entries: tuple[str, ...]) -> Iterator[Path
             os.replace(stage, target)  # rename(2) also replaces an empty folder, in one step
         else:
             _swap_in(stage, target, entries)
+            (stage / _SWAPPED).touch()
     except BaseException:
         if not (stage / _REPLACED).exists():  # never delete old data a failed rollback left there
             shutil.rmtree(stage, ignore_errors=True)
             _remove_empty(made)
         raise
+    finally:
+        if lock is not None:
+            os.close(lock)
     shutil.rmtree(stage, ignore_errors=True)  # what is left: the entries the new ones replaced
     _fsync_dir(target.parent)

@@ -25,21 +25,31 @@ WORKSPACE_DIR = "fcn_workbench_labels"
 VERIFIED_CHUNK = b"vrFY"
 
 
-def pack_verified(verified: np.ndarray) -> bytes:
-    """A boolean mask as the label PNG's verified chunk (bit-packed, deflated)."""
-    return zlib.compress(np.packbits(verified.astype(bool), axis=None).tobytes())
+_swept: set[Path] = set()  # workspace folders whose leftovers this process has removed
 
 
-def unpack_verified(data: bytes, shape: tuple[int, int]) -> np.ndarray | None:
-    """The mask :func:`pack_verified` made, or None if the chunk does not hold one of ``shape``."""
+def _labels_crc(labels: np.ndarray) -> bytes:
+    return zlib.crc32(np.ascontiguousarray(labels, np.uint8).tobytes()).to_bytes(4, "big")
+
+
+def pack_verified(verified: np.ndarray, labels: np.ndarray) -> bytes:
+    """The label PNG's verified chunk: the labels' CRC-32, then the mask bit-packed and deflated."""
+    return _labels_crc(labels) + zlib.compress(np.packbits(verified.astype(bool), axis=None).tobytes())
+
+
+def unpack_verified(data: bytes, labels: np.ndarray) -> np.ndarray | None:
+    """The mask :func:`pack_verified` made for exactly these ``labels``; None if the chunk is not that."""
+    if len(data) < 4 or data[:4] != _labels_crc(labels):
+        return None  # pixels changed by a tool that kept the chunk, or a chunk from elsewhere
+    n = labels.size
+    inflate = zlib.decompressobj()
     try:
-        bits = np.frombuffer(zlib.decompress(data), np.uint8)
+        bits = inflate.decompress(data[4:], (n + 7) // 8 + 1)  # bounded: a crafted chunk cannot inflate to GBs
     except zlib.error:
         return None
-    n = shape[0] * shape[1]
-    if bits.size != (n + 7) // 8:
+    if len(bits) != (n + 7) // 8 or not inflate.eof:
         return None
-    return np.unpackbits(bits, count=n).astype(bool).reshape(shape)
+    return np.unpackbits(np.frombuffer(bits, np.uint8), count=n).astype(bool).reshape(labels.shape)
 
 
 @dataclass(frozen=True)
@@ -73,7 +83,7 @@ class Workspace:
     def save(self, image: Path, doc: LabelDocument, palette: np.ndarray, classes: tuple[str, ...]) -> None:
         """Write labels with their verified mask in one atomic file, then the readable mask and state copies."""
         self.root.mkdir(parents=True, exist_ok=True)
-        png = encode_label_png(doc.labels, palette, {VERIFIED_CHUNK: pack_verified(doc.verified)})
+        png = encode_label_png(doc.labels, palette, {VERIFIED_CHUNK: pack_verified(doc.verified, doc.labels)})
         atomic_write_bytes(self.label_path(image), png)
         verified = Image.fromarray((doc.verified * 255).astype(np.uint8), mode="L")
         atomic_write_via(self.verified_path(image), lambda tmp: verified.save(tmp, format="PNG"))
@@ -85,9 +95,11 @@ class Workspace:
     def load(self, image: Path, shape: tuple[int, int], n_class: int) -> tuple[np.ndarray, np.ndarray] | None:
         """Saved (labels, verified) for an image, checked against its size and the class count; None if none.
 
-        Also removes the temporary files that saves killed mid-write left in the workspace.
+        The first load from a workspace also removes the temporary files that saves killed mid-write left there.
         """
-        remove_stale_temps(self.root)
+        if self.root not in _swept:
+            remove_stale_temps(self.root)
+            _swept.add(self.root)
         if not self.has(image):
             return None
         labels, chunks = read_label_png_chunks(self.label_path(image))
@@ -98,7 +110,7 @@ class Workspace:
         if bad.any():
             raise ImageReadError(f"the saved label of {Path(image).name} has class values up to {int(labels[bad].max())}, "
                                  f"beyond this model's {n_class} classes")
-        verified = unpack_verified(chunks[VERIFIED_CHUNK], labels.shape) if VERIFIED_CHUNK in chunks else None
+        verified = unpack_verified(chunks[VERIFIED_CHUNK], labels) if VERIFIED_CHUNK in chunks else None
         if verified is not None:
             return labels, verified
         verified = np.zeros(shape, bool)  # a label from before the chunk, or one another tool rewrote

@@ -25,6 +25,7 @@ from PIL import Image
 
 from app.editor import AUTOSAVE_MS
 from fcn_core import FCNBundle, LabelDocument, Workspace, read_label_png, save_checkpoint
+from fcn_core.atomic import remove_stale_temps
 from fcn_core.palette import voc_colormap
 from tests.conftest import randomize, tiny_meta
 from tests.helpers.faults import leftovers
@@ -89,9 +90,10 @@ class _Life:
         self._err.close()
 
 
-def _check(ws: Workspace, image: Path, seed: np.ndarray, last: int) -> tuple[bool, int]:
+def _check(ws: Workspace, image: Path, seed: np.ndarray, last: int, before: set[Path]) -> tuple[bool, set[Path]]:
     """The files after a kill: whole, rows 0..last saved, row last+1 old or new, the rest as seeded; the mask
-    loaded with them is theirs. (New row on disk?, temporary files the kill left, which loading removes.)"""
+    loaded with them is theirs; the temporary files the kill before left (``before``) are gone, swept when the
+    next life opened the folder. (New row on disk?, the temporary files this kill left.)"""
     labels = read_label_png(ws.label_path(image))  # a valid PNG, never half-written
     assert labels.shape == (ROWS, WIDTH)
     for i in range(last + 1):  # every stroke reported saved is on disk
@@ -103,9 +105,10 @@ def _check(ws: Workspace, image: Path, seed: np.ndarray, last: int) -> tuple[boo
     copy = read_label_png(ws.verified_path(image)) > 0  # the readable copy: whole, at most one save behind
     assert copy[: last + 1].all() and not copy[last + 2:].any()
     json.loads(ws.state_path(image).read_text())
-    torn = len(leftovers(ws.root))
+    torn = set(leftovers(ws.root))
+    assert not torn & before, "a kill's temporary files outlived the next start"
     loaded, verified = ws.load(image, (ROWS, WIDTH), 5)
-    assert np.array_equal(loaded, labels) and leftovers(ws.root) == []
+    assert np.array_equal(loaded, labels)
     expect = np.arange(ROWS)[:, None] <= last + int(new)  # the mask belongs to these labels, never to older ones
     assert np.array_equal(verified, np.broadcast_to(expect, verified.shape))
     return bool(new), torn
@@ -123,13 +126,14 @@ def test_killed_at_random_moments_during_100_autosaves_keeps_every_saved_stroke(
     colors = np.asarray(voc_colormap(5))  # files big enough that kills often land inside a write
     seed = np.random.default_rng(2).integers(0, 5, (ROWS, WIDTH), dtype=np.uint8)
     ws.save(image, LabelDocument(seed, n_class=5), colors, tuple(f"c{i}" for i in range(5)))
+    ws.load(image, (ROWS, WIDTH), 5)  # only a process's first load sweeps: what goes later, the next life swept
     rng = np.random.default_rng(1)
     t0 = time.monotonic()
     first = int(rng.integers(3, 7))  # strokes of the first life, at the app's own autosave delay
     strokes = [first, *(10 + rng.multinomial(AUTOSAVES - first - 10 * FAST_LIVES, [1 / FAST_LIVES] * FAST_LIVES))]
     lives = [_Life(model, folder, AUTOSAVE_MS if k == 0 else FAST_MS, tmp_path / f"life{k}.log")
              for k in range(len(strokes))]  # all start loading now; each opens the folder only when told
-    saves, start, next_row_on_disk, torn = 0, 0, 0, 0
+    saves, start, next_row_on_disk, torn, cut = 0, 0, 0, set(), 0
     try:
         for life, n in zip(lives, strokes):
             life.go(start)
@@ -139,13 +143,14 @@ def test_killed_at_random_moments_during_100_autosaves_keeps_every_saved_stroke(
             time.sleep(float(rng.uniform(0, 0.04)))  # somewhere in the next stroke or its save
             life.kill()
             last = max([last, *life.reported_after_kill()])
-            on_disk, cut = _check(ws, image, seed, last)
-            next_row_on_disk, torn = next_row_on_disk + on_disk, torn + cut
+            on_disk, torn = _check(ws, image, seed, last, torn)
+            next_row_on_disk, cut = next_row_on_disk + on_disk, cut + len(torn)
             saves += last - start + 1
             start = last + 1
     finally:
         for life in lives:
             life.kill()
     assert saves >= AUTOSAVES and len(lives) >= 4
+    assert sorted(remove_stale_temps(ws.root)) == sorted(torn) and leftovers(ws.root) == []
     print(f"{saves} autosaves, {len(lives)} kills ({next_row_on_disk} with the unreported stroke already on disk, "
-          f"{torn} cut mid-write), {time.monotonic() - t0:.1f} s")
+          f"{cut} cut mid-write), {time.monotonic() - t0:.1f} s")

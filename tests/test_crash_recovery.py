@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
 import sys
+import tracemalloc
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -12,13 +15,13 @@ import pytest
 from PIL import Image
 
 from fcn_core import FCNBundle, save_checkpoint
-from fcn_core.atomic import atomic_write_bytes, remove_stale_temps
+from fcn_core.atomic import atomic_write_bytes, atomic_write_via, remove_stale_temps
 from fcn_core.export import export_dataset
-from fcn_core.image_io import read_label_png
+from fcn_core.image_io import encode_label_png, read_label_png, read_label_png_chunks
 from fcn_core.label_document import LabelDocument
 from fcn_core.palette import voc_colormap
 from fcn_core.staging import STAGE_MARK
-from fcn_core.workspace import Workspace, pack_verified, unpack_verified
+from fcn_core.workspace import VERIFIED_CHUNK, Workspace, _swept, pack_verified, unpack_verified
 from tests.conftest import tiny_meta
 from tests.helpers.faults import leftovers, replace_fails_at
 
@@ -34,12 +37,22 @@ def image(tmp_path) -> Path:
     return folder / "a.png"
 
 
-@pytest.fixture(scope="module")
-def dead_pid() -> int:
-    """The pid of a process that has exited (and, this soon, not been handed out again)."""
-    proc = subprocess.Popen([sys.executable, "-c", "pass"])
-    proc.wait()
-    return proc.pid
+@pytest.fixture
+def holder():
+    """Start a process that holds the writer's lock on a path, as a running save or export does."""
+    procs = []
+
+    def hold(path: Path) -> None:
+        code = ("import fcntl, os, sys, time; fd = os.open(sys.argv[1], os.O_RDONLY); "
+                "fcntl.flock(fd, fcntl.LOCK_EX); print('held', flush=True); time.sleep(60)")
+        proc = subprocess.Popen([sys.executable, "-c", code, str(path)], stdout=subprocess.PIPE, text=True)
+        assert proc.stdout.readline().strip() == "held"
+        procs.append(proc)
+
+    yield hold
+    for proc in procs:
+        proc.kill()
+        proc.wait()
 
 
 def _doc(value: int, rows: slice) -> LabelDocument:
@@ -48,13 +61,36 @@ def _doc(value: int, rows: slice) -> LabelDocument:
     return doc
 
 
-def test_verified_mask_packing_round_trips_and_rejects_a_wrong_size():
+def test_verified_mask_packing_round_trips_and_rejects_what_is_not_these_labels_mask():
     rng = np.random.default_rng(1)
     for shape in [(1, 1), (7, 3), (20, 30), (33, 65)]:
-        mask = rng.random(shape) < 0.3
-        assert np.array_equal(unpack_verified(pack_verified(mask), shape), mask)
-    assert unpack_verified(pack_verified(np.ones((4, 4), bool)), (5, 5)) is None
-    assert unpack_verified(b"not deflate data", (4, 4)) is None
+        mask, labels = rng.random(shape) < 0.3, rng.integers(0, 4, shape, dtype=np.uint8)
+        assert np.array_equal(unpack_verified(pack_verified(mask, labels), labels), mask)
+    labels = np.zeros((4, 4), np.uint8)
+    chunk = pack_verified(np.ones((4, 4), bool), labels)
+    assert unpack_verified(chunk, np.ones((4, 4), np.uint8)) is None  # the pixels changed since
+    assert unpack_verified(pack_verified(np.ones((5, 5), bool), labels), labels) is None  # wrong size
+    assert unpack_verified(chunk[:4] + b"not deflate data", labels) is None
+    bomb = chunk[:4] + zlib.compress(bytes(50_000_000))  # 50 MB of zeros in 50 kB
+    tracemalloc.start()
+    try:
+        assert unpack_verified(bomb, labels) is None
+        assert tracemalloc.get_traced_memory()[1] < 1_000_000  # never inflated
+    finally:
+        tracemalloc.stop()
+
+
+def test_a_corrupt_or_foreign_chunk_falls_back_to_the_mask_beside_it(image):
+    ws = Workspace.beside(image.parent)
+    doc = _doc(2, slice(3, 8))
+    ws.save(image, doc, COLORS, CLASSES)
+    chunk = read_label_png_chunks(ws.label_path(image))[1][VERIFIED_CHUNK]
+    edited = doc.labels.copy()
+    edited[0, 0] = 3
+    for labels, data in [(doc.labels, chunk[:4] + b"garbage"), (edited, chunk)]:  # broken; pixels edited since
+        ws.label_path(image).write_bytes(encode_label_png(labels, COLORS, {VERIFIED_CHUNK: data}))
+        got_labels, got_verified = ws.load(image, (20, 30), 4)
+        assert np.array_equal(got_labels, labels) and np.array_equal(got_verified, doc.verified)
 
 
 def test_a_crash_after_the_label_write_still_loads_the_matching_mask(image):
@@ -78,58 +114,69 @@ def test_a_label_without_the_chunk_falls_back_to_the_mask_beside_it(image):
     with Image.open(ws.label_path(image)) as im:  # another tool rewrites the PNG: private chunks are dropped
         im.load()
         im.save(ws.label_path(image))
+    assert VERIFIED_CHUNK not in read_label_png_chunks(ws.label_path(image))[1]
     labels, verified = ws.load(image, (20, 30), 4)
     assert np.array_equal(labels, doc.labels) and np.array_equal(verified, doc.verified)
 
 
-def test_stale_temporary_files_are_removed_and_live_writes_kept(image, dead_pid):
+def test_stale_temporary_files_are_removed_and_live_writes_kept(image, holder):
     ws = Workspace.beside(image.parent)
     ws.save(image, _doc(1, slice(0, 3)), COLORS, CLASSES)
-    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    dead = ws.root / ".a.png.label.png.k2j_x9az.tmp"  # a write killed mid-way: nobody holds it
+    alive = ws.root / ".a.png.state.json.q0w9e8r7.tmp"  # a save running in another process
+    ours = ws.root / ".a.png.verified.png.abcdefgh.tmp"  # one running in this process, on another thread
+    other = ws.root / ".notes.tmp"  # not a name our writes give
+    for p in (dead, alive, ours, other):
+        p.write_bytes(b"half")
+    holder(alive)
+    fd = os.open(ours, os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_EX)
     try:
-        dead = ws.root / f".a.png.label.png.{dead_pid}.k2j_x9az.tmp"
-        alive = ws.root / f".a.png.state.json.{sleeper.pid}.q0w9e8r7.tmp"
-        ours = ws.root / f".a.png.verified.png.{os.getpid()}.abcdefgh.tmp"
-        other = ws.root / ".notes.tmp"  # not a name our writes give
-        for p in (dead, alive, ours, other):
-            p.write_bytes(b"half")
+        _swept.discard(ws.root)
         assert ws.load(image, (20, 30), 4) is not None
         assert not dead.exists() and alive.exists() and ours.exists() and other.exists()
     finally:
-        sleeper.kill()
-        sleeper.wait()
-    assert remove_stale_temps(ws.root) == [alive]
+        os.close(fd)
+    assert remove_stale_temps(ws.root) == [ours]
 
 
-def test_atomic_writes_name_their_temporary_file_with_the_writer(tmp_path, monkeypatch):
+def test_an_atomic_write_holds_its_temporary_file_until_it_is_in_place(tmp_path):
     seen = []
-    real = os.replace
-    monkeypatch.setattr(os, "replace", lambda a, b: (seen.append(Path(a).name), real(a, b)))
-    atomic_write_bytes(tmp_path / "x.bin", b"1")
-    assert len(seen) == 1 and seen[0].startswith(f".x.bin.{os.getpid()}.") and seen[0].endswith(".tmp")
-    assert remove_stale_temps(tmp_path) == [] and (tmp_path / "x.bin").read_bytes() == b"1"
+
+    def write(tmp: str) -> None:
+        Path(tmp).write_bytes(b"new")
+        seen.append(remove_stale_temps(tmp_path))  # a sweep in the middle of the write
+        seen.append(Path(tmp).exists())
+
+    atomic_write_bytes(tmp_path / "x.bin", b"old")
+    atomic_write_via(tmp_path / "x.bin", write)
+    assert seen == [[], True] and (tmp_path / "x.bin").read_bytes() == b"new"
+    assert [p.name for p in tmp_path.iterdir()] == ["x.bin"]
 
 
-def test_an_export_removes_the_staging_folders_of_killed_exports_only(image, tmp_path, dead_pid):
+def test_an_export_removes_the_staging_folders_of_killed_exports_only(image, tmp_path, holder):
     ws = Workspace.beside(image.parent)
     ws.save(image, _doc(1, slice(0, 6)), COLORS, CLASSES)
     out = tmp_path / "dataset"
-    killed = tmp_path / f".dataset{STAGE_MARK}{dead_pid}-0a1b2c3d"
-    rolled_back = tmp_path / f".dataset{STAGE_MARK}{dead_pid}-99999999"  # holds old contents: never deleted
-    running = tmp_path / f".dataset{STAGE_MARK}{os.getpid()}-deadbeef"
-    other_target = tmp_path / f".other{STAGE_MARK}{dead_pid}-12345678"
-    for p in (killed, rolled_back / ".replaced", running, other_target):
+    killed = tmp_path / f".dataset{STAGE_MARK}0a1b2c3d"
+    cut_short = tmp_path / f".dataset{STAGE_MARK}99999999"  # an overwrite killed mid-swap: old data, kept
+    swapped = tmp_path / f".dataset{STAGE_MARK}77777777"  # killed after its swap: the old data is not needed
+    running = tmp_path / f".dataset{STAGE_MARK}deadbeef"
+    other_target = tmp_path / f".other{STAGE_MARK}12345678"
+    for p in (killed / "JPEGImages", cut_short / ".replaced", swapped / ".replaced", running, other_target):
         p.mkdir(parents=True)
-    (killed / "JPEGImages").mkdir()
+    (swapped / ".swapped").touch()
+    holder(running)
     export_dataset(image.parent, out, CLASSES, [tuple(int(x) for x in c) for c in COLORS], val_fraction=0.0, seed=0)
     assert (out / "classes.json").exists()
-    assert sorted(leftovers(tmp_path)) == sorted([rolled_back, running, other_target])
+    assert sorted(leftovers(tmp_path)) == sorted([cut_short, running, other_target])
 
 
-def test_saving_a_checkpoint_removes_what_a_killed_save_of_it_left(tmp_path, dead_pid):
-    torn = tmp_path / f".model.pt.{dead_pid}.a1b2c3d4.tmp"
-    neighbour = tmp_path / f".other.pt.{dead_pid}.a1b2c3d4.tmp"  # another file's: left to its own next save
-    torn.write_bytes(b"x" * 1000)
-    neighbour.write_bytes(b"x")
+def test_saving_a_checkpoint_removes_what_a_killed_save_of_it_left(tmp_path):
+    torn = tmp_path / ".model.pt.a1b2c3d4.tmp"
+    neighbours = [tmp_path / ".other.pt.a1b2c3d4.tmp", tmp_path / ".model.pt.bak.a1b2c3d4.tmp"]  # their own saves'
+    for p in (torn, *neighbours):
+        p.write_bytes(b"x" * 1000)
     save_checkpoint(FCNBundle(tiny_meta(n_class=3)), tmp_path / "model.pt")
-    assert not torn.exists() and neighbour.exists() and (tmp_path / "model.pt").stat().st_size > 0
+    assert not torn.exists() and all(p.exists() for p in neighbours)
+    assert (tmp_path / "model.pt").stat().st_size > 0
