@@ -30,7 +30,7 @@ def atomic_write_via(path: str | Path, write: Callable[[str], None]) -> None:
     """Call ``write(tmp_path)`` on a temporary file beside ``path``, fsync it, then rename it over ``path``."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    hold(fd)  # until the file is in place: a sweep never takes a write in progress for a leftover
+    lock = hold(fd)  # until the file is in place: a sweep never takes a write in progress for a leftover
     try:
         write(tmp)
         with open(tmp, "rb+") as f:
@@ -45,7 +45,8 @@ def atomic_write_via(path: str | Path, write: Callable[[str], None]) -> None:
             pass
         raise
     finally:
-        os.close(fd)
+        if lock is not None:
+            os.close(lock)
     _fsync_dir(path.parent)
 
 

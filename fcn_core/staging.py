@@ -60,8 +60,8 @@ def remove_stale_stages(target: str | Path) -> list[Path]:
         if not (pattern.match(e.name) and e.is_dir(follow_symlinks=False)):
             continue
         with claim(e.path) as stale:
-            keep = os.path.exists(os.path.join(e.path, _REPLACED)) and not os.path.exists(os.path.join(e.path, _SWAPPED))
-            if stale and not keep:
+            old_data = os.path.exists(os.path.join(e.path, _REPLACED))
+            if stale and (not old_data or os.path.exists(os.path.join(e.path, _SWAPPED))):
                 shutil.rmtree(e.path, ignore_errors=True)
                 removed.append(Path(e.path))
     return removed

@@ -19,24 +19,30 @@ except ImportError:  # Windows
     fcntl = None  # type: ignore[assignment]
 
 
-def hold(fd: int) -> None:
-    """Take the writer's lock on the open file or folder ``fd`` (kept until ``fd`` is closed); best effort."""
+def hold(fd: int) -> int | None:
+    """Take the writer's lock on the open file or folder ``fd``; the descriptor to close when done, or None.
+
+    Without ``flock`` the descriptor is closed at once (Windows cannot rename a file that is still open).
+    """
     if fcntl is None:
-        return
+        os.close(fd)
+        return None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
-        pass
+        pass  # refused (some network file systems): the write goes on unguarded, and no sweep can claim it
+    return fd
 
 
 def open_held(folder: str | Path) -> int | None:
     """Open ``folder`` and hold its writer's lock; the descriptor to close when done, or None."""
+    if fcntl is None:
+        return None
     try:
         fd = os.open(folder, os.O_RDONLY)
     except OSError:
         return None
-    hold(fd)
-    return fd
+    return hold(fd)
 
 
 @contextmanager

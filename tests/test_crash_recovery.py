@@ -14,13 +14,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fcn_core import FCNBundle, save_checkpoint
+from fcn_core import FCNBundle, save_checkpoint, writer_locks
 from fcn_core.atomic import atomic_write_bytes, atomic_write_via, remove_stale_temps
 from fcn_core.export import export_dataset
 from fcn_core.image_io import encode_label_png, read_label_png, read_label_png_chunks
 from fcn_core.label_document import LabelDocument
 from fcn_core.palette import voc_colormap
-from fcn_core.staging import STAGE_MARK
+from fcn_core.staging import STAGE_MARK, staged_folder
 from fcn_core.workspace import VERIFIED_CHUNK, Workspace, _swept, pack_verified, unpack_verified
 from tests.conftest import tiny_meta
 from tests.helpers.faults import leftovers, replace_fails_at
@@ -180,3 +180,14 @@ def test_saving_a_checkpoint_removes_what_a_killed_save_of_it_left(tmp_path):
     save_checkpoint(FCNBundle(tiny_meta(n_class=3)), tmp_path / "model.pt")
     assert not torn.exists() and all(p.exists() for p in neighbours)
     assert (tmp_path / "model.pt").stat().st_size > 0
+
+
+def test_without_flock_writes_work_and_nothing_is_swept(tmp_path, monkeypatch):
+    monkeypatch.setattr(writer_locks, "fcntl", None)  # as on Windows
+    leftover = tmp_path / ".x.bin.k2j_x9az.tmp"
+    leftover.write_bytes(b"half")
+    atomic_write_bytes(tmp_path / "x.bin", b"new")
+    with staged_folder(tmp_path / "out", ("a",)) as stage:
+        (stage / "a").write_bytes(b"1")
+    assert (tmp_path / "x.bin").read_bytes() == b"new" and (tmp_path / "out" / "a").read_bytes() == b"1"
+    assert remove_stale_temps(tmp_path) == [] and leftover.exists()
