@@ -234,6 +234,8 @@ class MainWindow(CorrectingMixin, QMainWindow):
             act.setEnabled(v in meta.variant_names)
         if self.variant not in meta.variant_names:
             self.variant = meta.variant_names[-1]
+        self.editor.state.source_variant = self.variant
+        self._name_take_tool()
         self.actions.variants[self.variant].setChecked(True)
         device = self.service.engine.device if self.service.engine else "?"
         self.model_label.setText(f"<b>Model</b>: {', '.join('FCN-' + v for v in meta.variant_names)} · "
@@ -310,11 +312,16 @@ class MainWindow(CorrectingMixin, QMainWindow):
         msg = "Cancelled." if ok < 0 else f"Segmented {ok} images" + (f"; {bad} could not be read." if bad else ".")
         self.statusBar().showMessage(msg, 8000)
 
+    def _name_take_tool(self) -> None:
+        self.actions.tools["take_variant"].setText(f"&Take FCN-{self.variant} here")
+
     # display -----------------------------------------------------------------------------------
     def set_variant(self, variant: str) -> None:
         if self.meta is None or variant not in self.meta.variant_names:
             return
         self.variant = variant
+        self.editor.state.source_variant = variant  # "take variant here" copies the chosen variant
+        self._name_take_tool()
         self.actions.variants[variant].setChecked(True)
         if self.fusion is not None and self.fusion.variant != variant:
             self.fusion = None

@@ -130,10 +130,15 @@ def test_fill_polygon_preserve_and_take_variant(qtbot, win):
     win.edit_panel.preserve_box.setCurrentIndex(0)
     # take this variant here
     win.actions.tools["take_variant"].trigger()
-    win.editor.state.source_variant = "32s"
+    qtbot.keyClick(win, Qt.Key.Key_1, Qt.KeyboardModifier.AltModifier)  # take the variant Alt+1 chose
+    assert win.variant == "32s" and win.actions.tools["take_variant"].text() == "&Take FCN-32s here"
+    pred, other = win.result.predictions["32s"].labels, win.result.predictions["8s"].labels
+    doc.paint(index=np.arange(doc.labels.size), value=255)  # so every pixel the stroke takes shows
+    doc.end_stroke()
     _drag(qtbot, win, [(60, 45), (61, 46), (62, 47)])
-    pred = win.result.predictions["32s"].labels
-    assert doc.labels[45, 60] == pred[45, 60]
+    taken = doc.labels != 255
+    assert taken[45, 60] and np.array_equal(doc.labels[taken], pred[taken])
+    assert (pred[taken] != other[taken]).any()  # so copying FCN-8s (the old fixed source) would fail
     assert win.editor.undo_stack.count() == 5
 
 
