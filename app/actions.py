@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, Qt
-from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QUndoStack
 
 # name: (text, shortcut, tip)
 ACTION_SPECS: dict[str, tuple[str, str | QKeySequence.StandardKey | None, str]] = {
@@ -25,6 +25,7 @@ ACTION_SPECS: dict[str, tuple[str, str | QKeySequence.StandardKey | None, str]] 
     "cycle_mode": ("Cycle &overlay", "M", "Labels → confidence → entropy"),
     "edit": ("&Correct labels", "E", "Edit mode: paint corrections (number keys pick classes)"),
     "finish_polygon": ("Finish &polygon", "Return", "Fill the polygon drawn so far"),
+    "cancel_polygon": ("Cancel po&lygon", "Escape", "Drop the polygon corners placed so far"),
     "refine": ("Refine to &edges", "R", "GrabCut: snap the polygon (or the current class) to the image's edges"),
     "brush_smaller": ("Smaller brush", "[", "Brush radius down"),
     "brush_bigger": ("Bigger brush", "]", "Brush radius up"),
@@ -105,3 +106,20 @@ def set_edit_shortcuts(actions: Actions, editing: bool) -> None:
         a.setEnabled(editing)
     for a in actions.tools.values():
         a.setEnabled(editing)
+
+
+def undo_actions(parent: QObject, stack: QUndoStack, undo, redo) -> tuple[QAction, QAction]:
+    """Undo and redo actions that follow ``stack`` (enabled, "Undo brush") but call ``undo`` / ``redo``,
+    so the editor can end a drag in progress first."""
+    out = []
+    for verb, key, fn, can, can_changed, text_changed in (
+            ("Undo", QKeySequence.StandardKey.Undo, undo, stack.canUndo, stack.canUndoChanged, stack.undoTextChanged),
+            ("Redo", QKeySequence.StandardKey.Redo, redo, stack.canRedo, stack.canRedoChanged, stack.redoTextChanged)):
+        a = QAction(f"&{verb}", parent)
+        a.setShortcut(QKeySequence(key))
+        a.setEnabled(can())
+        a.triggered.connect(lambda _=False, fn=fn: fn())
+        can_changed.connect(a.setEnabled)
+        text_changed.connect(lambda text, a=a, verb=verb: a.setText(f"&{verb} {text}".rstrip()))
+        out.append(a)
+    return out[0], out[1]

@@ -57,9 +57,8 @@ class CorrectingMixin:
 
     def set_workspace(self, folder: Path | None) -> None:
         """Save corrections in ``folder`` (None: beside the images); reopens the current image from there."""
-        self.editor.save()
+        self.editor.set_workspace_root(folder)  # edits not saved yet go to the new folder
         self.editor.close()
-        self.editor.workspace_root = folder
         if self.editing:
             self._open_in_editor()
             self._render()

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QSettings, Qt, Signal
-from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import (
     QCheckBox, QComboBox, QDockWidget, QFileDialog, QFormLayout, QLabel, QMainWindow, QMessageBox, QProgressBar,
     QSlider, QStackedWidget, QVBoxLayout, QWidget,
@@ -15,7 +14,7 @@ from PySide6.QtWidgets import (
 
 from fcn_core import DEMO_MODEL, ModelMeta, SkipFusion, expand_image_paths
 
-from .actions import make_actions, set_edit_shortcuts
+from .actions import make_actions, set_edit_shortcuts, undo_actions
 from .edit_panel import EditPanel
 from .correcting import CorrectingMixin
 from .editor import Editor
@@ -138,11 +137,9 @@ class MainWindow(CorrectingMixin, QMainWindow):
         for name in ("fit", "one_to_one", "outline", "cycle_mode"):
             view_menu.addAction(p[name])
         edit_menu = self.menuBar().addMenu("&Correct")
-        undo = self.editor.undo_stack.createUndoAction(self, "&Undo")
-        undo.setShortcut(QKeySequence.StandardKey.Undo)
-        redo = self.editor.undo_stack.createRedoAction(self, "&Redo")
-        redo.setShortcut(QKeySequence.StandardKey.Redo)
-        for act in [p["edit"], None, *a.tools.values(), None, p["finish_polygon"], p["refine"], p["brush_smaller"],
+        self.undo_action, self.redo_action = undo, redo = undo_actions(self, self.editor.undo_stack,
+                                                                       self.editor.undo, self.editor.redo)
+        for act in [p["edit"], None, *a.tools.values(), None, p["finish_polygon"], p["cancel_polygon"], p["refine"], p["brush_smaller"],
                     p["brush_bigger"], None, undo, redo, None, p["choose_workspace"], p["export"], p["finetune"], *a.classes]:
             edit_menu.addSeparator() if act is None else edit_menu.addAction(act)
         for act in a.classes:
@@ -194,10 +191,12 @@ class MainWindow(CorrectingMixin, QMainWindow):
         self.single.hovered.connect(self._hovered)
         self.compare.grid.hovered.connect(self._hovered)
         p["edit"].toggled.connect(self.set_editing)
-        a.tool_group.triggered.connect(lambda act: setattr(self.editor.state, "tool", act.data()))
+        a.tool_group.triggered.connect(lambda act: self.editor.set_tool(act.data()))
         for act in a.classes:
             act.triggered.connect(lambda _=False, c=act.data(): self._pick_class(c))
         p["finish_polygon"].triggered.connect(self.editor.finish_polygon)
+        p["cancel_polygon"].triggered.connect(self.editor.cancel_polygon)
+        self.editor.polygonChanged.connect(self.single.show_polygon)
         p["refine"].triggered.connect(self.editor.refine_to_edges)
         p["brush_smaller"].triggered.connect(lambda: self.edit_panel.set_radius(self.editor.state.radius / 1.25))
         p["brush_bigger"].triggered.connect(lambda: self.edit_panel.set_radius(self.editor.state.radius * 1.25 + 1))
@@ -243,6 +242,7 @@ class MainWindow(CorrectingMixin, QMainWindow):
                                  f"<small>{meta.source}</small>")
         self.result = None
         self.fusion = None
+        self.editor.close()  # saved first; reopened with the new model's classes when its result arrives
         if self.current_path is not None:
             self.show_path(self.current_path)
 
@@ -436,7 +436,7 @@ class MainWindow(CorrectingMixin, QMainWindow):
         if not self.editor.save() and not self._close_unsaved:
             # never a blocking dialog: the window stays open with the edits; a second close discards them
             self._close_unsaved = True
-            self.show_error(f"{self.last_error} The window stays open so they are not lost; "
+            self.show_error(f"{self.editor.last_failure} The window stays open so they are not lost; "
                             "close it again to quit without them.")
             event.ignore()
             return

@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 
-from PySide6.QtWidgets import QGraphicsEllipseItem
+from PySide6.QtCore import QPointF, Qt
+from PySide6.QtGui import QPainterPath, QPolygonF
+from PySide6.QtWidgets import QGraphicsEllipseItem, QGraphicsPathItem
 
 from .display import DisplaySettings, label_overlay_lut, overlay_for
 from .label_layer import LabelLayer
@@ -22,6 +24,10 @@ class SingleView(PaneGrid):
         self.brush.setZValue(30)
         self.brush.setVisible(False)
         self.pane.addItem(self.brush)
+        self.polygon = QGraphicsPathItem()  # the polygon tool's corners, placed but not filled yet
+        self.polygon.setPen(pg.mkPen("w", width=1.5, cosmetic=True, style=Qt.PenStyle.DashLine))
+        self.polygon.setZValue(31)
+        self.pane.addItem(self.polygon)
         self.layer = LabelLayer()  # the labels being corrected, repainted by dirty rectangle
         self.layer.setZValue(15)
         self.layer.setFlag(self.layer.GraphicsItemFlag.ItemUsesExtendedStyleOption, True)
@@ -66,6 +72,13 @@ class SingleView(PaneGrid):
             return
         self.brush.setRect(pos[0] - radius, pos[1] - radius, 2 * radius, 2 * radius)
         self.brush.setVisible(True)
+
+    def show_polygon(self, points: list[tuple[float, float]]) -> None:
+        """The polygon placed so far, closed back to its first corner (an empty list hides it)."""
+        path = QPainterPath()
+        if points:
+            path.addPolygon(QPolygonF([QPointF(x, y) for x, y in [*points, points[0]]]))
+        self.polygon.setPath(path)
 
     def _show_indexed(self, index: np.ndarray, lut: np.ndarray) -> None:
         item = self.pane.overlay_item

@@ -66,6 +66,9 @@ class LabelDocument:
     def subscribe(self, fn: Callable[[Rect], None]) -> None:
         self._listeners.append(fn)
 
+    def unsubscribe(self, fn: Callable[[Rect], None]) -> None:
+        self._listeners.remove(fn)
+
     def _notify(self, rect: Rect | None) -> None:
         if rect is None:
             return

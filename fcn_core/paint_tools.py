@@ -63,6 +63,19 @@ def grabcut_refine(image: np.ndarray, region: np.ndarray, iterations: int = 4) -
     region = region.astype(np.uint8)
     if region.sum() == 0:
         return region.astype(bool)
+    # Only the band around the region can change, so GrabCut runs on a window around it: on a large photo
+    # a small region costs milliseconds, not the whole image's seconds, and the background model is local.
+    ys, xs = np.nonzero(region)
+    pad = max(48, (ys.max() - ys.min() + xs.max() - xs.min()) // 4)
+    y0, y1 = max(0, ys.min() - pad), min(region.shape[0], ys.max() + pad + 1)
+    x0, x1 = max(0, xs.min() - pad), min(region.shape[1], xs.max() + pad + 1)
+    out = np.zeros(region.shape, bool)
+    out[y0:y1, x0:x1] = _grabcut_window(np.ascontiguousarray(image[y0:y1, x0:x1]),
+                                              np.ascontiguousarray(region[y0:y1, x0:x1]), iterations)
+    return out
+
+
+def _grabcut_window(image: np.ndarray, region: np.ndarray, iterations: int) -> np.ndarray:
     k = np.ones((5, 5), np.uint8)
     depth = cv2.distanceTransform(region, cv2.DIST_L2, 5)
     inner = (depth > 0.6 * depth.max()).astype(np.uint8) if depth.max() > 6 else np.zeros_like(region)

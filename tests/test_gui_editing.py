@@ -6,60 +6,13 @@ import threading
 
 import numpy as np
 import pytest
-from PIL import Image
-from PySide6.QtCore import QPointF, QSettings, Qt
-from PySide6.QtTest import QTest
+from PySide6.QtCore import Qt
 
-from app.main_window import MainWindow
 from app.overlay import outline_index
-from fcn_core import FCNBundle, Workspace, save_checkpoint
+from fcn_core import Workspace
 from fcn_core.export import import_export
-from tests.conftest import randomize, tiny_meta
+from tests.helpers.editing_window import click, drag, win  # noqa: F401, F811 (win: the fixture)
 from tests.helpers.faults import disk_full_after, leftovers
-
-
-@pytest.fixture
-def win(qtbot, tmp_path):
-    model = tmp_path / "tiny.pt"
-    save_checkpoint(randomize(FCNBundle(tiny_meta(n_class=5))), model)
-    folder = tmp_path / "imgs"
-    folder.mkdir()
-    rng = np.random.default_rng(0)
-    for i in range(2):
-        Image.fromarray(rng.integers(0, 255, (60, 80, 3), dtype=np.uint8)).save(folder / f"p{i}.png")
-    w = MainWindow(settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
-    qtbot.addWidget(w)
-    w.resize(1300, 850)
-    w.show()
-    w.load_model([model])
-    qtbot.waitUntil(lambda: w.meta is not None, timeout=20000)
-    w.open_paths([folder])
-    qtbot.waitUntil(lambda: w.result is not None, timeout=20000)
-    w.set_editing(True)
-    qtbot.waitUntil(lambda: w.editor.doc is not None, timeout=5000)
-    yield w
-    w.editor.save()
-    w.service.runner.wait(10000)
-
-
-def _widget_pos(w, x, y):
-    view = w.single
-    scene = w.single.pane.mapViewToScene(QPointF(x, y))
-    return view.mapFromScene(scene)
-
-
-def _drag(qtbot, w, points):
-    vp = w.single.viewport()
-    first = _widget_pos(w, *points[0])
-    QTest.mousePress(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, first)
-    for x, y in points[1:]:
-        QTest.mouseMove(vp, _widget_pos(w, x, y))
-        qtbot.wait(5)
-    QTest.mouseRelease(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, _widget_pos(w, *points[-1]))
-
-
-def _click(qtbot, w, x, y):
-    QTest.mouseClick(w.single.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, _widget_pos(w, x, y))
 
 
 def test_brush_stroke_paints_one_undo_step(qtbot, win):
@@ -68,7 +21,7 @@ def test_brush_stroke_paints_one_undo_step(qtbot, win):
     qtbot.keyClick(win, Qt.Key.Key_4)  # number keys pick classes in edit mode
     assert win.editor.state.cls == 4
     win.edit_panel.set_radius(3)
-    _drag(qtbot, win, [(10, 30), (20, 30), (30, 30), (40, 30), (50, 30)])
+    drag(qtbot, win, [(10, 30), (20, 30), (30, 30), (40, 30), (50, 30)])
     assert (doc.labels[28:33, 15:45] == 4).all()
     assert doc.verified[30, 30]
     assert win.editor.undo_stack.count() == 1
@@ -79,7 +32,7 @@ def test_brush_stroke_paints_one_undo_step(qtbot, win):
     # the layer shows the document, not the prediction, and a dab re-colours only its rectangle
     assert win.single.layer.labels is doc.labels and win.single.layer.isVisible()
     win.edit_panel.set_radius(2)
-    _drag(qtbot, win, [(60, 50), (61, 50), (62, 50)])
+    drag(qtbot, win, [(60, 50), (61, 50), (62, 50)])
     assert 0 < win.single.layer.pixels_coloured <= 10 * 10
     argb = win.single.layer.buffer[50, 61]
     assert (argb >> 24) & 0xFF == round(255 * win.display.opacity)
@@ -93,7 +46,7 @@ def test_outline_mode_while_editing_redraws_only_around_each_stroke(qtbot, win):
     assert layer.outline and layer.labels is doc.labels and layer.isVisible()
     qtbot.keyClick(win, Qt.Key.Key_3)
     win.edit_panel.set_radius(2)
-    _drag(qtbot, win, [(40, 30), (41, 30), (42, 30)])
+    drag(qtbot, win, [(40, 30), (41, 30), (42, 30)])
     assert (doc.labels[29:32, 40:43] == 3).all()
     assert 0 < layer.pixels_coloured <= 14 * 14  # the dab and a pixel around it, not the 60×80 image
     assert np.array_equal(layer.buffer, layer.argb[outline_index(doc.labels)])
@@ -107,16 +60,16 @@ def test_fill_polygon_preserve_and_take_variant(qtbot, win):
     win.actions.tools["polygon"].trigger()
     qtbot.keyClick(win, Qt.Key.Key_2)
     for x, y in [(5, 5), (30, 5), (30, 25), (5, 25)]:
-        _click(qtbot, win, x, y)
+        click(qtbot, win, x, y)
     win.actions.plain["finish_polygon"].trigger()
     assert (doc.labels[8:22, 8:27] == 2).all()
     # a lasso: drag a closed loop with the polygon tool
     qtbot.keyClick(win, Qt.Key.Key_4)
-    _drag(qtbot, win, [(50, 5), (60, 5), (70, 5), (70, 12), (70, 20), (60, 20), (50, 20), (50, 12), (50, 6), (50, 6)])
+    drag(qtbot, win, [(50, 5), (60, 5), (70, 5), (70, 12), (70, 20), (60, 20), (50, 20), (50, 12), (50, 6), (50, 6)])
     assert (doc.labels[10:16, 56:65] == 4).all() and win.editor.polygon == []  # (QTest moves are sparse)
     win.actions.tools["fill"].trigger()
     qtbot.keyClick(win, Qt.Key.Key_3)
-    _click(qtbot, win, 15, 15)
+    click(qtbot, win, 15, 15)
     assert (doc.labels[8:22, 8:27] == 3).all()
     # preserve other labels: paint class 1 only over class 3
     win.edit_panel.preserve_box.setCurrentIndex(1 + 3)
@@ -124,7 +77,7 @@ def test_fill_polygon_preserve_and_take_variant(qtbot, win):
     qtbot.keyClick(win, Qt.Key.Key_1)
     win.edit_panel.set_radius(20)
     untouched = doc.labels[40:, :].copy()
-    _drag(qtbot, win, [(15, 15), (16, 16), (17, 40)])
+    drag(qtbot, win, [(15, 15), (16, 16), (17, 40)])
     assert (doc.labels[8:22, 8:27] == 1).all()
     assert np.array_equal(doc.labels[40:, :][untouched != 3], untouched[untouched != 3])
     win.edit_panel.preserve_box.setCurrentIndex(0)
@@ -135,7 +88,7 @@ def test_fill_polygon_preserve_and_take_variant(qtbot, win):
     pred, other = win.result.predictions["32s"].labels, win.result.predictions["8s"].labels
     doc.paint(index=np.arange(doc.labels.size), value=255)  # so every pixel the stroke takes shows
     doc.end_stroke()
-    _drag(qtbot, win, [(60, 45), (61, 46), (62, 47)])
+    drag(qtbot, win, [(60, 45), (61, 46), (62, 47)])
     taken = doc.labels != 255
     assert taken[45, 60] and np.array_equal(doc.labels[taken], pred[taken])
     assert (pred[taken] != other[taken]).any()  # so copying FCN-8s (the old fixed source) would fail
@@ -146,12 +99,12 @@ def test_eyedropper_and_eraser_to_void(qtbot, win):
     doc = win.editor.doc
     doc.paint(index=np.arange(0, 80 * 10), value=2)
     win.actions.tools["eyedropper"].trigger()
-    _click(qtbot, win, 10, 5)
+    click(qtbot, win, 10, 5)
     assert win.editor.state.cls == 2
     win.actions.tools["eraser"].trigger()
     win.edit_panel.void_box.setChecked(True)
     win.edit_panel.set_radius(2)
-    _drag(qtbot, win, [(40, 40), (41, 40), (45, 40)])
+    drag(qtbot, win, [(40, 40), (41, 40), (45, 40)])
     assert doc.labels[40, 42] == 255
 
 
@@ -298,16 +251,22 @@ def test_workspace_the_user_picks(qtbot, win, tmp_path):
     assert Workspace(chosen).has(win.editor.path)
 
 
-def test_a_broken_saved_label_leaves_the_editor_on_its_image(qtbot, win):
+def test_a_broken_saved_label_closes_the_editor_and_paints_nowhere(qtbot, win):
     first = win.editor.path
     second = first.parent / "p1.png"
     ws = Workspace.beside(first.parent)
     ws.root.mkdir(exist_ok=True)
     ws.label_path(second).write_bytes(b"not a png")
+    win.editor.doc.paint(index=np.arange(0, 40), value=3)  # the first image's last edit, not saved yet
     win.actions.plain["next"].trigger()
     qtbot.waitUntil(lambda: "p1.png" in win.last_error, timeout=20000)
-    assert win.editor.path == first  # never writes the first image's labels over the second's file
-    assert ws.label_path(second).read_bytes() == b"not a png"
+    assert win.editor.doc is None and win.result.path == second
+    saved_first = ws.load(first, (60, 80), 5)[0].copy()
+    assert (saved_first.reshape(-1)[:40] == 3).all()  # saved on the way out
+    drag(qtbot, win, [(20, 20), (30, 30)])  # painting on the second image goes into no document
+    assert np.array_equal(ws.load(first, (60, 80), 5)[0], saved_first)
+    assert ws.label_path(second).read_bytes() == b"not a png"  # never written over
+    assert win.editor.undo_stack.count() == 0
 
 
 def test_export_and_folder_run_each_have_their_own_cancel(qtbot, win, tmp_path):

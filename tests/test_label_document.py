@@ -95,3 +95,22 @@ def test_grabcut_snaps_a_rough_region_to_edges():
     refined = grabcut_refine(image, rough)
     iou = lambda a, b: (a & b).sum() / (a | b).sum()  # noqa: E731
     assert iou(refined, truth) > 0.9 > iou(rough, truth)
+
+
+def test_grabcut_on_a_large_image_works_in_a_window_around_the_region(monkeypatch):
+    import cv2
+
+    from fcn_core import paint_tools
+
+    rng = np.random.default_rng(1)
+    image = rng.normal(60, 8, (2000, 3000, 3)).clip(0, 255).astype(np.uint8)
+    image[1020:1060, 2025:2055] = rng.normal(200, 8, (40, 30, 3)).clip(0, 255).astype(np.uint8)
+    truth = np.zeros(image.shape[:2], bool)
+    truth[1020:1060, 2025:2055] = True
+    rough = polygon_mask(image.shape[:2], [(2018, 1014), (2062, 1016), (2060, 1066), (2015, 1064)])
+    seen = []
+    real = cv2.grabCut
+    monkeypatch.setattr(paint_tools.cv2, "grabCut", lambda img, *a: (seen.append(img.shape), real(img, *a))[1])
+    refined = paint_tools.grabcut_refine(image, rough)
+    assert refined.shape == truth.shape and (refined & truth).sum() / (refined | truth).sum() > 0.9
+    assert len(seen) == 1 and seen[0][0] * seen[0][1] < 200 * 200  # not the 6 MP image
