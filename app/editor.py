@@ -108,7 +108,12 @@ class Editor(QObject):
                                  "classes) are not saved yet; free space or fix permissions, then open it again.")
             doc, saved_revision = self._kept.pop(path).doc, -1  # still to be written
         else:
-            saved = self.workspace(path).load(path, image.shape[:2], len(classes))  # may raise: the editor stays closed
+            ws = self.workspace(path)
+            other = ws.other_source(path) if self.workspace_root is not None else None
+            if other is not None:
+                raise ValueError(f"The workspace {ws.root} already holds the labels of {other}, another image named "
+                                 f"{path.name}; choose another workspace folder for {path.parent}.")
+            saved = ws.load(path, image.shape[:2], len(classes))  # may raise: the editor stays closed
             labels, verified = saved if saved is not None else (predictions[start_variant].labels, None)
             doc = LabelDocument(labels, verified, n_class=len(classes))
             saved_revision = doc.revision

@@ -87,10 +87,26 @@ class Workspace:
         atomic_write_bytes(self.label_path(image), png)
         verified = Image.fromarray((doc.verified * 255).astype(np.uint8), mode="L")
         atomic_write_via(self.verified_path(image), lambda tmp: verified.save(tmp, format="PNG"))
-        state = {"image": Path(image).name, "size": list(doc.shape), "classes": list(classes),
+        state = {"image": Path(image).name, "source": str(Path(image).resolve()), "size": list(doc.shape),
+                 "classes": list(classes),
                  "verified_pixels": int(doc.verified.sum()), "revision": doc.revision,
                  "saved": datetime.now(timezone.utc).isoformat(timespec="seconds")}
         atomic_write_bytes(self.state_path(image), json.dumps(state, indent=1).encode())
+
+    def other_source(self, image: Path) -> Path | None:
+        """The other image file whose labels this workspace holds under ``image``'s name, if it still exists
+        (a workspace outside the image folder can be handed two folders' ``001.png``); None otherwise."""
+        try:
+            source = json.loads(self.state_path(image).read_text()).get("source")
+        except (OSError, ValueError, AttributeError):
+            return None
+        if not isinstance(source, str):
+            return None
+        other = Path(source)
+        try:
+            return None if other.samefile(image) or not other.is_file() else other
+        except OSError:
+            return other if other.is_file() else None
 
     def load(self, image: Path, shape: tuple[int, int], n_class: int) -> tuple[np.ndarray, np.ndarray] | None:
         """Saved (labels, verified) for an image, checked against its size and the class count; None if none.

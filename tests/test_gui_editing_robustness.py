@@ -4,6 +4,7 @@ switch or an undo in the middle of a drag, a model with other classes, a pending
 from __future__ import annotations
 
 import numpy as np
+from PIL import Image
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
@@ -179,3 +180,25 @@ def test_a_pending_polygon_is_drawn_and_escape_or_a_tool_switch_drops_it(qtbot, 
     assert win.editor.polygon == [] and win.single.polygon.path().isEmpty()
     qtbot.keyClick(win, Qt.Key.Key_Return)  # nothing left to fill (it would have erased with the eraser)
     assert np.array_equal(doc.labels, before)
+
+
+def test_a_chosen_workspace_never_mixes_two_images_of_the_same_name(qtbot, win, tmp_path):
+    first = win.editor.path
+    chosen = tmp_path / "shared_ws"
+    win.set_workspace(chosen)
+    qtbot.waitUntil(lambda: win.editor.doc is not None, timeout=5000)
+    win.editor.doc.paint(index=np.arange(0, 80), value=3)
+    assert win.editor.save()
+    saved = (chosen / f"{first.name}.label.png").read_bytes()
+    other_folder = tmp_path / "other"
+    other_folder.mkdir()
+    twin = other_folder / first.name
+    Image.fromarray(np.full((60, 80, 3), 90, np.uint8)).save(twin)
+    win.show_path(twin)
+    qtbot.waitUntil(lambda: "another image named" in win.last_error, timeout=20000)
+    assert str(first) in win.last_error and win.editor.doc is None
+    drag(qtbot, win, [(20, 20), (30, 30)])
+    assert (chosen / f"{first.name}.label.png").read_bytes() == saved  # the first image's labels, untouched
+    win.show_path(first)  # its own image opens as before
+    qtbot.waitUntil(lambda: win.editor.path == first, timeout=20000)
+    assert (win.editor.doc.labels.reshape(-1)[:80] == 3).all()
