@@ -233,8 +233,7 @@ class MainWindow(CorrectingMixin, QMainWindow):
             act.setEnabled(v in meta.variant_names)
         if self.variant not in meta.variant_names:
             self.variant = meta.variant_names[-1]
-        self.editor.state.source_variant = self.variant
-        self._name_take_tool()
+        self._take_tool_follows_variant()
         self.actions.variants[self.variant].setChecked(True)
         device = self.service.engine.device if self.service.engine else "?"
         self.model_label.setText(f"<b>Model</b>: {', '.join('FCN-' + v for v in meta.variant_names)} · "
@@ -312,7 +311,9 @@ class MainWindow(CorrectingMixin, QMainWindow):
         msg = "Cancelled." if ok < 0 else f"Segmented {ok} images" + (f"; {bad} could not be read." if bad else ".")
         self.statusBar().showMessage(msg, 8000)
 
-    def _name_take_tool(self) -> None:
+    def _take_tool_follows_variant(self) -> None:
+        """"Take variant here" copies the chosen variant, and its menu entry says which."""
+        self.editor.state.source_variant = self.variant
         self.actions.tools["take_variant"].setText(f"&Take FCN-{self.variant} here")
 
     # display -----------------------------------------------------------------------------------
@@ -320,8 +321,7 @@ class MainWindow(CorrectingMixin, QMainWindow):
         if self.meta is None or variant not in self.meta.variant_names:
             return
         self.variant = variant
-        self.editor.state.source_variant = variant  # "take variant here" copies the chosen variant
-        self._name_take_tool()
+        self._take_tool_follows_variant()
         self.actions.variants[variant].setChecked(True)
         if self.fusion is not None and self.fusion.variant != variant:
             self.fusion = None
