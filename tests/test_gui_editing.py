@@ -12,7 +12,7 @@ from app.overlay import outline_index
 from fcn_core import Workspace
 from fcn_core.export import import_export
 from tests.helpers.editing_window import click, drag, win  # noqa: F401, F811 (win: the fixture)
-from tests.helpers.faults import disk_full_after, leftovers
+from tests.helpers.faults import disk_full_after, full_workspace_disk, leftovers
 
 
 def test_brush_stroke_paints_one_undo_step(qtbot, win):
@@ -214,15 +214,7 @@ def test_closing_the_window_saves_the_last_stroke(qtbot, win):
 
 def test_closing_on_a_full_disk_keeps_the_window_until_saved_or_closed_again(qtbot, win, monkeypatch):
     path = win.editor.path
-    real_save = Workspace.save
-    disk = {"full": True}
-
-    def save(self, *a, **k):
-        if disk["full"]:
-            raise OSError(28, "No space left on device")
-        return real_save(self, *a, **k)
-
-    monkeypatch.setattr(Workspace, "save", save)
+    disk = full_workspace_disk(monkeypatch)
     win.editor.doc.paint(index=np.arange(0, 80), value=3)
     win.close()
     assert win.isVisible() and "No space left" in win.last_error and "close it again" in win.last_error

@@ -11,20 +11,7 @@ from PySide6.QtTest import QTest
 from fcn_core import FCNBundle, Workspace, save_checkpoint
 from tests.conftest import randomize, tiny_meta
 from tests.helpers.editing_window import click, drag, widget_pos, win  # noqa: F401, F811 (win: the fixture)
-
-
-def _full_disk_switch(monkeypatch, roots=None) -> dict:
-    """Make Workspace.save fail with ENOSPC while ``state["full"]`` (only under ``roots``, if given)."""
-    real = Workspace.save
-    state = {"full": True}
-
-    def save(self, *a, **k):
-        if state["full"] and (roots is None or self.root in roots):
-            raise OSError(28, "No space left on device")
-        return real(self, *a, **k)
-
-    monkeypatch.setattr(Workspace, "save", save)
-    return state
+from tests.helpers.faults import full_workspace_disk
 
 
 def _next_image(qtbot, win, name: str) -> None:
@@ -35,7 +22,7 @@ def _next_image(qtbot, win, name: str) -> None:
 def test_edits_a_failed_save_could_not_write_survive_image_switches_and_land_later(qtbot, win, monkeypatch):
     first = win.editor.path
     ws = Workspace.beside(first.parent)
-    disk = _full_disk_switch(monkeypatch)
+    disk = full_workspace_disk(monkeypatch)
     messages = []
     win.editor.saveFailed.connect(messages.append)
     win.editor.doc.paint(index=np.arange(0, 80), value=3)
@@ -58,7 +45,7 @@ def test_edits_a_failed_save_could_not_write_survive_image_switches_and_land_lat
 
 def test_choosing_another_workspace_after_a_failed_save_writes_the_edits_there(qtbot, win, monkeypatch, tmp_path):
     path = win.editor.path
-    _full_disk_switch(monkeypatch, roots={Workspace.beside(path.parent).root})
+    full_workspace_disk(monkeypatch, roots={Workspace.beside(path.parent).root})
     win.editor.doc.paint(index=np.arange(0, 80), value=4)
     assert not win.editor.save()
     chosen = tmp_path / "elsewhere"

@@ -71,3 +71,19 @@ def snapshot(root: Path) -> dict[str, bytes]:
     """Every file under ``root`` (relative path → bytes), to compare trees."""
     root = Path(root)
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()} if root.exists() else {}
+
+
+def full_workspace_disk(monkeypatch, roots=None) -> dict:
+    """Workspace saves fail with ENOSPC while ``state["full"]`` (only for workspaces under ``roots``, if given)."""
+    from fcn_core import Workspace
+
+    real = Workspace.save
+    state = {"full": True}
+
+    def save(self, *a, **k):
+        if state["full"] and (roots is None or self.root in roots):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(Workspace, "save", save)
+    return state
