@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QUndoStack
 
+from fcn_core import DEVICE_CHOICES
+
 # name: (text, shortcut, tip)
 ACTION_SPECS: dict[str, tuple[str, str | QKeySequence.StandardKey | None, str]] = {
     "open": ("&Open images…", QKeySequence.StandardKey.Open, "Open image files"),
@@ -39,7 +41,6 @@ TOOL_SPECS = {
 }
 VARIANT_KEYS = {"32s": "1", "16s": "2", "8s": "3"}
 VIEW_SPECS = {"single": ("&Single", "S"), "compare": ("&Compare", "C"), "skips": ("S&kip fusion", "K")}
-DEVICE_CHOICES = ("auto", "cpu", "cuda")
 
 
 @dataclass

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QFileDialog
 
-from fcn_core.export import export_dataset
+from fcn_core.storage.export import export_dataset
 
 from .actions import set_edit_shortcuts
 from .finetune_dialog import FineTuneDialog

@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyqtgraph as pg
 
-from fcn_core import Prediction
+from fcn_core import VOID, Prediction
 
-from .overlay import VOID, label_lut, outline_index
+from .overlay import label_lut, outline_index
 
 MODES = ("labels", "confidence", "entropy")
 

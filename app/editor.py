@@ -10,7 +10,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from fcn_core import LabelDocument, Workspace
-from fcn_core.paint_tools import flood_fill_mask, grabcut_refine, polygon_mask, restrict, segment_indices
+from fcn_core.labels.paint_tools import flood_fill_mask, grabcut_refine, polygon_mask, restrict, segment_indices
 
 TOOLS = ("brush", "eraser", "fill", "polygon", "eyedropper", "take_variant", "grabcut")
 AUTOSAVE_MS = 400

@@ -1,4 +1,4 @@
-"""Fine-tune on my corrections: a progress dialog around fcn_core.finetune, off the GUI thread."""
+"""Fine-tune on my corrections: a progress dialog around fcn_core.training.finetune, off the GUI thread."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from PySide6.QtWidgets import QDialog, QLabel, QProgressBar, QPushButton, QVBoxL
 from .model_service import ModelService
 from .tasks import JobContext
 
-if TYPE_CHECKING:  # fcn_core.finetune loads torchvision: imported when a fine-tune starts, not with the window
-    from fcn_core.finetune import FineTuneResult
+if TYPE_CHECKING:  # fcn_core.training.finetune loads torchvision: imported when a fine-tune starts, not with the window
+    from fcn_core.training.finetune import FineTuneResult
 
 
 def _metrics_line(name: str, metrics: dict) -> str:
@@ -45,7 +45,7 @@ class FineTuneDialog(QDialog):
             return
 
         def job(ctx: JobContext) -> FineTuneResult:
-            from fcn_core.finetune import finetune_on_corrections
+            from fcn_core.training.finetune import finetune_on_corrections
 
             return finetune_on_corrections(bundle, folder, iterations, workspace=workspace,
                                            progress=lambda s, n, loss: ctx.progress(s, n, f"loss {loss:.4f}"))

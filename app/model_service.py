@@ -9,9 +9,8 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from fcn_core import Analysis, Engine, ModelMeta, Prediction, SkipFusion, load_bundle, read_image
+from fcn_core import Engine, ImageCache, ModelMeta, Prediction, SkipFusion, class_fractions, load_bundle, read_image, tune_process
 
-from .overlay import class_fractions
 from .tasks import JobContext, TaskRunner
 
 
@@ -50,7 +49,7 @@ class ModelService(QObject):
         super().__init__(parent)
         self.runner = TaskRunner(self)
         self.engine: Engine | None = None
-        self._analyses: OrderedDict[tuple[int, Path], Analysis] = OrderedDict()  # (id(engine), path)
+        self._analyses: OrderedDict[tuple[int, Path], ImageCache] = OrderedDict()  # (id(engine), path)
         self._folder_job: JobContext | None = None
         self.weights: list[Path] = []
         self.at_once = False
@@ -62,6 +61,7 @@ class ModelService(QObject):
     # model -----------------------------------------------------------------------------------
     def load_model(self, paths: list[Path], device: str = "auto", at_once: bool = False) -> None:
         def job(ctx: JobContext) -> Engine:
+            tune_process(device)
             return Engine(load_bundle(paths, at_once), device)
 
         def done(engine: Engine) -> None:
@@ -80,13 +80,13 @@ class ModelService(QObject):
             self.load_model(self.weights, device, self.at_once)
 
     # images ----------------------------------------------------------------------------------
-    def _analysis(self, path: Path, engine: Engine) -> Analysis:
-        """The cached analysis of ``path`` by ``engine`` (a job keeps the engine it was queued with)."""
+    def _analysis(self, path: Path, engine: Engine) -> ImageCache:
+        """The cache of ``path`` by ``engine`` (a job keeps the engine it was queued with)."""
         key = (id(engine), path)
         if key in self._analyses:
             self._analyses.move_to_end(key)
             return self._analyses[key]
-        analysis = engine.analyze(read_image(path))
+        analysis = engine.cache_for(read_image(path))
         self._analyses[key] = analysis
         while len(self._analyses) > self.CACHE_SIZE:
             self._analyses.popitem(last=False)
@@ -109,7 +109,7 @@ class ModelService(QObject):
 
         def job(ctx: JobContext) -> ImageResult:
             analysis = self._analysis(path, engine)
-            result = ImageResult(path, analysis.image, engine.predict_all(analysis))
+            result = ImageResult(path, analysis.image, engine.predict(analysis))
             for variant in result.predictions:
                 result.class_fractions(variant, engine.meta.n_class)
             return result
@@ -148,7 +148,7 @@ class ModelService(QObject):
                 ctx.progress(i, len(paths), path.name)
                 try:
                     analysis = self._analysis(path, engine)
-                    engine.predict_all(analysis)
+                    engine.predict(analysis)
                     analysis.release_features()
                     ok += 1
                 except ValueError:

@@ -5,8 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-VOID = 255
-_HIST_CHUNK = 1 << 22  # pixels per histogram call: float32 bin counts stay exact (< 2**24)
+from fcn_core import VOID
 
 
 def label_lut(palette: np.ndarray, hidden: set[int], opacity: float) -> np.ndarray:
@@ -21,16 +20,6 @@ def label_lut(palette: np.ndarray, hidden: set[int], opacity: float) -> np.ndarr
     lut[VOID, :3] = (224, 224, 192)
     lut[VOID, 3] = 0 if VOID in hidden else lut[0, 3] if n else 0
     return lut
-
-
-def class_fractions(labels: np.ndarray, n_class: int) -> np.ndarray:
-    """Share of pixels per class of a uint8 label map: ``Prediction.class_fractions``, exactly, several times faster."""
-    flat = np.ascontiguousarray(labels, np.uint8).reshape(-1)
-    counts = np.zeros(max(256, n_class), np.int64)
-    for i in range(0, flat.size, _HIST_CHUNK):
-        hist = cv2.calcHist([flat[i:i + _HIST_CHUNK].reshape(-1, 1)], [0], None, [256], [0, 256])
-        counts[:256] += hist.ravel().astype(np.int64)
-    return counts[:n_class] / max(1, flat.size)
 
 
 def outline_mask(labels: np.ndarray) -> np.ndarray:

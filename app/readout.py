@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fcn_core import LabelDocument, ModelMeta, Prediction
+from fcn_core import VOID, LabelDocument, ModelMeta, Prediction
 
 
 def pixel_readout(image: np.ndarray, pred: Prediction, meta: ModelMeta, x: int, y: int,
@@ -15,7 +15,7 @@ def pixel_readout(image: np.ndarray, pred: Prediction, meta: ModelMeta, x: int, 
     corrected = ""
     if doc is not None:
         value = int(doc.labels[y, x])
-        name = "void" if value == 255 else meta.classes[value] if value < meta.n_class else str(value)
+        name = "void" if value == VOID else meta.classes[value] if value < meta.n_class else str(value)
         corrected = f"   label: {name}{' (verified)' if doc.verified[y, x] else ''}"
     confidence, entropy = pred.pixel_summary(y, x)
     return (f"x {x}  y {y}   RGB ({rgb[0]}, {rgb[1]}, {rgb[2]})   FCN-{pred.variant}: {meta.classes[cls]}   "

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import threading
 import traceback
-from pathlib import Path
 from typing import Any, Callable
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+
+from fcn_core import one_line
 
 
 class Cancelled(Exception):
@@ -37,15 +38,6 @@ class JobContext:
         return self._cancel.is_set()
 
 
-def _message(e: Exception) -> str:
-    """One line for the user: an OSError's own words (no "[Errno 28]"), else the exception's text."""
-    if isinstance(e, OSError) and e.strerror:
-        text = e.strerror + (f" ({Path(e.filename).name})" if e.filename else "")
-    else:
-        text = str(e) or type(e).__name__
-    return " ".join(text.split())
-
-
 class _JobSignals(QObject):
     done = Signal(object)
     failed = Signal(str)
@@ -66,7 +58,7 @@ class _Job(QRunnable):
             self.signals.cancelled.emit()
         except Exception as e:  # noqa: BLE001 - every failure becomes a message, never a crash
             traceback.print_exc()
-            self.signals.failed.emit(_message(e))
+            self.signals.failed.emit(one_line(e))
         else:
             self.signals.done.emit(result)
         finally:

@@ -1,20 +1,73 @@
-"""FCN Workbench core: the paper's VGG16 FCNs, inference, weights, data and training (no Qt)."""
+"""FCN Workbench core: the paper's VGG16 FCNs, inference, weights, data, storage and training (no Qt).
 
-from .architecture import VARIANTS, BackboneFeatures, FCNHead, VGG16Backbone, bilinear_kernel
-from .bundle import FCNBundle
-from .engine import Analysis, Engine
-from .label_document import LabelDocument
-from .workspace import Workspace
-from .image_io import ImageReadError, expand_image_paths, is_image_path, read_image, read_label_png, write_label_png
-from .metadata import ModelMeta, VariantSpec, voc_meta
-from .paths import DEMO_MODEL, SAMPLES
-from .preprocessing import Preprocessing
-from .results import Prediction, ScoreMap, SkipFusion
-from .weights import WeightsError, describe_weights, load_bundle, load_checkpoint, save_checkpoint
+The packages are the layers: ``model`` (layers, bundles, metadata), ``weights`` (every format),
+``inference`` (the engine), ``labels`` (the label document, paint tools), ``storage`` (files, the
+workspace, export), ``data`` (scenes, datasets), ``training``, ``bench`` and ``cli``. The names below are
+imported on first use (PEP 562), so ``import fcn_core`` and the torch-free layers load no torch.
+"""
 
-__all__ = [
-    "LabelDocument", "Workspace", "DEMO_MODEL", "SAMPLES", "VARIANTS", "Analysis", "BackboneFeatures", "Engine", "FCNBundle", "FCNHead", "ImageReadError", "ModelMeta",
-    "Prediction", "Preprocessing", "ScoreMap", "SkipFusion", "VGG16Backbone", "VariantSpec", "WeightsError",
-    "bilinear_kernel", "describe_weights", "expand_image_paths", "is_image_path", "load_bundle", "load_checkpoint", "read_image", "read_label_png",
-    "save_checkpoint", "voc_meta", "write_label_png",
-]
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# public name → the module that defines it
+_HOMES: dict[str, str] = {
+    "DEMO_MODEL": "paths", "SAMPLES": "paths",
+    "one_line": "messages",
+    "VARIANTS": "model.metadata", "ModelMeta": "model.metadata", "VariantSpec": "model.metadata", "voc_meta": "model.metadata",
+    "Origin": "model.provenance", "Provenance": "model.provenance",
+    "Preprocessing": "model.preprocessing",
+    "VOID": "model.palette", "full_palette": "model.palette", "voc_colormap": "model.palette",
+    "BackboneFeatures": "model.architecture", "FCNHead": "model.architecture", "VGG16Backbone": "model.architecture",
+    "bilinear_kernel": "model.architecture",
+    "FCNBundle": "model.bundle",
+    "WeightsError": "weights", "describe_weights": "weights", "load_bundle": "weights", "load_checkpoint": "weights",
+    "save_checkpoint": "weights",
+    "Engine": "inference.engine", "ImageCache": "inference.engine",
+    "Prediction": "inference.results", "ScoreMap": "inference.results", "SkipFusion": "inference.results",
+    "DEVICE_CHOICES": "inference.device_choices",
+    "tune_process": "inference.device",
+    "LabelDocument": "labels.document", "class_fractions": "labels.class_shares",
+    "ImageReadError": "storage.image_io", "expand_image_paths": "storage.image_io", "is_image_path": "storage.image_io",
+    "read_image": "storage.image_io", "read_label_png": "storage.image_io", "write_label_png": "storage.image_io",
+    "Workspace": "storage.workspace",
+    "make_scene": "data.scenes",
+}
+
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'fcn_core' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value  # the next lookup is a plain attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_HOMES))
+
+
+if TYPE_CHECKING:  # what type checkers and editors see
+    from .data.scenes import make_scene
+    from .inference.device import tune_process
+    from .inference.device_choices import DEVICE_CHOICES
+    from .inference.engine import Engine, ImageCache
+    from .inference.results import Prediction, ScoreMap, SkipFusion
+    from .labels.class_shares import class_fractions
+    from .labels.document import LabelDocument
+    from .messages import one_line
+    from .model.architecture import BackboneFeatures, FCNHead, VGG16Backbone, bilinear_kernel
+    from .model.bundle import FCNBundle
+    from .model.metadata import VARIANTS, ModelMeta, VariantSpec, voc_meta
+    from .model.palette import VOID, full_palette, voc_colormap
+    from .model.preprocessing import Preprocessing
+    from .model.provenance import Origin, Provenance
+    from .paths import DEMO_MODEL, SAMPLES
+    from .storage.image_io import (ImageReadError, expand_image_paths, is_image_path, read_image, read_label_png,
+                                   write_label_png)
+    from .storage.workspace import Workspace
+    from .weights import WeightsError, describe_weights, load_bundle, load_checkpoint, save_checkpoint

@@ -18,9 +18,8 @@ from pathlib import Path
 import cv2
 
 from fcn_core import DEMO_MODEL, Engine, load_bundle, read_image, read_label_png, write_label_png
-from fcn_core.folder_predict import predict_folder
-from fcn_core.palette import full_palette
-from fcn_core.scenes import make_scene
+from fcn_core import full_palette, make_scene
+from fcn_core.inference.folder_predict import predict_folder
 
 
 def make_folder(folder: Path, count: int) -> list[Path]:

@@ -52,7 +52,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from app.main_window import MainWindow  # noqa: E402
-from fcn_core import DEMO_MODEL, SAMPLES, read_image  # noqa: E402
+from fcn_core import DEMO_MODEL, SAMPLES, VARIANTS, read_image  # noqa: E402
 
 TARGETS_MS = {"brush_dab": 10.0, "variant_switch": 30.0, "opacity": 30.0, "opacity_edit": 30.0}
 MOVE_GAP_S = 0.012  # pyqtgraph drops mouse moves closer than 10 ms (mouseRateLimit 100/s)
@@ -115,7 +115,7 @@ def _timed(app: QApplication, probe: PaintProbe, action: Callable[[], None], che
 
 def bench_variant_switch(app: QApplication, w: MainWindow, probe: PaintProbe, iters: int) -> list[float]:
     item = w.single.pane.overlay_item
-    order = [v for v in ("32s", "16s", "8s") if v in w.meta.variant_names]
+    order = [v for v in VARIANTS if v in w.meta.variant_names]
     times = []
     for i in range(iters + len(order)):  # the first round is warm-up
         v = order[i % len(order)]

@@ -18,8 +18,8 @@ import time
 import numpy as np
 
 from fcn_core import DEMO_MODEL, Engine, load_bundle
-from fcn_core.benchmark import bench_image
-from fcn_core.peak_memory import PeakMemory
+from fcn_core.bench.benchmark import bench_image
+from fcn_core.bench.peak_memory import PeakMemory
 
 
 def agreement(device: str, size: int) -> dict[str, float]:
@@ -27,8 +27,8 @@ def agreement(device: str, size: int) -> dict[str, float]:
     image = bench_image((size, size), seed=7)
     whole = Engine(copy.deepcopy(bundle), device, max_pixels=size * size)
     tiled = Engine(copy.deepcopy(bundle), device, max_pixels=1, tile=512)
-    a, b = whole.analyze(image), tiled.analyze(image)
-    return {v: float((whole.predict(a, v).labels == tiled.predict(b, v).labels).mean()) for v in whole.variants}
+    a, b = whole.predict(whole.cache_for(image)), tiled.predict(tiled.cache_for(image))
+    return {v: float((a[v].labels == b[v].labels).mean()) for v in whole.variants}
 
 
 def large(device: str, size: int) -> dict[str, float | None]:

@@ -22,8 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from app.main_window import MainWindow  # noqa: E402
-from fcn_core import DEMO_MODEL, SAMPLES  # noqa: E402
-from fcn_core.scenes import make_scene  # noqa: E402
+from fcn_core import DEMO_MODEL, SAMPLES, make_scene  # noqa: E402
 
 
 def wait(app: QApplication, cond, ms: int = 120000) -> None:

@@ -1,4 +1,4 @@
-"""Reading and writing FCN weights in every format people have."""
+"""Reading and writing FCN weights in every format people have; callers use this package's names only."""
 
 from .caffemodel import read_caffemodel, write_caffemodel
 from .errors import WeightsError
@@ -8,7 +8,7 @@ from .public_nets import PublicNet, public_state_dict
 from .vgg16 import load_vgg16_into, vgg16_to_backbone_state
 
 __all__ = [
-    "PublicNet", "WeightsError", "public_state_dict", "bundle_from_public_nets", "describe_weights", "load_bundle", "load_checkpoint",
-    "load_vgg16_into", "read_caffemodel", "read_weights_file", "save_checkpoint", "vgg16_to_backbone_state",
-    "write_caffemodel",
+    "PublicNet", "WeightsError", "public_state_dict", "bundle_from_public_nets", "describe_weights", "load_bundle",
+    "load_checkpoint", "load_vgg16_into", "read_caffemodel", "read_weights_file", "save_checkpoint",
+    "vgg16_to_backbone_state", "write_caffemodel",
 ]

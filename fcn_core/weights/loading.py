@@ -8,10 +8,9 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from ..bundle import FCNBundle
-from ..metadata import ModelMeta, VariantSpec, voc_meta
-from ..palette import VOC_CLASSES, voc_colormap
-from ..preprocessing import Preprocessing
+from ..model.bundle import FCNBundle
+from ..model.metadata import VARIANTS, ModelMeta, VariantSpec, class_meta
+from ..model.preprocessing import Preprocessing
 from .caffemodel import read_caffemodel
 from .errors import WeightsError
 from .native import bundle_from_native, is_native
@@ -53,11 +52,6 @@ def read_weights_file(path: str | Path, at_once: bool = False) -> FCNBundle | Pu
     return public_net(state, path.name, "Caffe caffemodel", at_once)
 
 
-def _class_meta(n_class: int) -> tuple[tuple[str, ...], tuple[tuple[int, int, int], ...]]:
-    names = VOC_CLASSES if n_class == len(VOC_CLASSES) else tuple(f"class {i}" for i in range(n_class))
-    return names, tuple(tuple(int(x) for x in c) for c in voc_colormap(n_class))
-
-
 def bundle_from_public_nets(nets: Sequence[PublicNet]) -> FCNBundle:
     """Separately trained public nets (one to three) as one bundle, each with its own backbone."""
     variants = [n.variant for n in nets]
@@ -67,12 +61,11 @@ def bundle_from_public_nets(nets: Sequence[PublicNet]) -> FCNBundle:
         raise WeightsError("the files disagree on the class count: " + ", ".join(f"{n.source}: {n.n_class}" for n in nets))
     if len({n.width for n in nets}) != 1:
         raise WeightsError("the files are nets of different widths: " + ", ".join(f"{n.source}: {n.width:g}" for n in nets))
-    nets = sorted(nets, key=lambda n: ("32s", "16s", "8s").index(n.variant))
+    nets = sorted(nets, key=lambda n: VARIANTS.index(n.variant))
     specs = tuple(VariantSpec(n.variant, f"fcn{n.variant}", n.at_once) for n in nets)
-    names, colors = _class_meta(nets[0].n_class)
+    names, colors = class_meta(nets[0].n_class)
     source = ", ".join(f"{n.source} ({n.format})" for n in nets)
-    meta = ModelMeta(names, colors, Preprocessing.voc(), specs, nets[0].width, source) if nets[0].n_class != 21 \
-        else voc_meta(specs, nets[0].width, source)
+    meta = ModelMeta(names, colors, Preprocessing.voc(), specs, nets[0].width, source)  # the authors' preprocessing
     bundle = FCNBundle(meta)
     for net, spec in zip(nets, specs):
         view = nn.Module()  # the backbone's and the head's layers side by side, as torchfcn names them

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import torch
 
-from ..atomic import atomic_write_via, remove_stale_temps
-from ..bundle import FCNBundle
-from ..metadata import ModelMeta
+from ..storage.atomic import atomic_write_via, remove_stale_temps
+from ..model.bundle import FCNBundle
+from ..model.metadata import ModelMeta
 from .errors import WeightsError
 from .state_dicts import fit_state_dict, safe_torch_load
 

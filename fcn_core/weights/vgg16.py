@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from ..architecture import VGG16Backbone
+from ..model.architecture import VGG16Backbone
 from .errors import WeightsError
 from .state_dicts import fit_state_dict
 

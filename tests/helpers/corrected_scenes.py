@@ -8,8 +8,8 @@ import numpy as np
 from PIL import Image
 
 from fcn_core import Workspace
-from fcn_core.label_document import LabelDocument
-from fcn_core.scenes import SCENE_CLASSES, SCENE_COLORS, make_scene
+from fcn_core.labels.document import LabelDocument
+from fcn_core.data.scenes import SCENE_CLASSES, SCENE_COLORS, make_scene
 
 
 def corrected_scene_folder(root: Path, count: int, size: int, seed: int = 21) -> tuple[Path, Workspace]:

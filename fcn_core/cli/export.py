@@ -1,0 +1,39 @@
+"""``fcn-workbench export``: corrected labels as a VOC-layout fine-tuning dataset."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from .args import add_device_arg, add_weights_args, engine_from_args, weights_paths
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("export", help="write corrected labels as a VOC-layout dataset")
+    p.add_argument("source", type=Path, help="an image folder (its workspace beside it) or a workspace")
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--val-fraction", type=float, default=0.2)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--predict-missing", action="store_true", help="label uncorrected images with the model's finest variant")
+    p.add_argument("--only-verified", action="store_true", help="mark unverified pixels void (255)")
+    p.add_argument("--overwrite", action="store_true", help="write into a folder that already holds a dataset")
+    add_weights_args(p)
+    add_device_arg(p)
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..storage.export import export_dataset
+
+    if args.predict_missing:  # the model runs: the engine, and torch with it
+        engine = engine_from_args(args)
+        meta, predict = engine.meta, (lambda image: engine.segment(image).labels)
+    else:  # the model's classes only
+        from ..weights import load_bundle
+
+        meta, predict = load_bundle(weights_paths(args), args.at_once).meta, None
+    summary = export_dataset(args.source, args.out, meta.classes, meta.colors, args.val_fraction, args.seed,
+                             predict, args.only_verified, args.overwrite)
+    print(f"exported {summary.written} images ({summary.from_corrections} corrected, {summary.predicted} predicted): "
+          f"{len(summary.train)} train, {len(summary.val)} val → {args.out}")
+    return 0

@@ -1,0 +1,68 @@
+"""A bundle's forward pass in the engine's faster, equivalent form (same weights, same results).
+
+The transposed convolutions run as 2×2 convolutions + pixel shuffle and, on the CPU, fc6 as
+unfold + prepacked matrix product and the wide 3×3 convolutions as Winograd convolutions
+(:mod:`fcn_core.inference.fast_ops`). The kernels are derived once from the bundle's
+weights: build a new :class:`FastForward` after changing them.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import nn
+
+from ..model.architecture import BackboneFeatures, Upsampler
+from ..model.bundle import FCNBundle
+from .fast_ops import PackedMatrix, fc6_forward, phase_kernel, upsample, winograd_conv, winograd_suits
+
+
+class FastForward:
+    """Backbone features and head upsamplers of ``bundle`` in their fast form."""
+
+    def __init__(self, bundle: FCNBundle) -> None:
+        self.bundle = bundle
+        self._kernels: dict[str, dict[str, tuple[torch.Tensor, int]]] = {}
+        with torch.no_grad():
+            for variant, head in bundle.heads.items():
+                self._kernels[variant] = {
+                    name: (phase_kernel(m.weight.detach(), m.stride[0]), m.stride[0])
+                    for name, m in head.named_children()
+                    if isinstance(m, nn.ConvTranspose2d) and m.kernel_size[0] == 2 * m.stride[0]
+                }
+        self._convs = {name: self._conv_plan(bb) for name, bb in bundle.backbones.items()}
+
+    @staticmethod
+    def _conv_plan(bb: nn.Module) -> Callable[[str, torch.Tensor], torch.Tensor]:
+        """``conv(name, h)`` for one backbone: each layer in its fastest equivalent form on its device."""
+        on_cpu = bb.fc6.weight.device.type == "cpu"
+        fc6 = PackedMatrix(bb.fc6) if on_cpu else None
+        winograd = {name for names in bb.block_layers for name in names if on_cpu and winograd_suits(getattr(bb, name))}
+
+        def conv(name: str, h: torch.Tensor) -> torch.Tensor:
+            layer = getattr(bb, name)
+            if name in winograd:
+                return winograd_conv(h, layer)
+            if name == "fc6" and fc6 is not None:
+                return fc6_forward(h, layer, fc6)
+            return layer(h)
+
+        return conv
+
+    def features(self, backbone: str, x: torch.Tensor) -> BackboneFeatures:
+        """pool3, pool4 and conv7 of the named backbone on a normalised N×3×H×W batch."""
+        return self.bundle.backbones[backbone](x, conv=self._convs[backbone])
+
+    def upsampler(self, variant: str) -> Upsampler:
+        """The ``up`` argument of :meth:`FCNHead.fusion` for ``variant``."""
+        kernels = self._kernels[variant]
+        head = self.bundle.heads[variant]
+
+        def up(name: str, t: torch.Tensor) -> torch.Tensor:
+            if name not in kernels:  # a kernel that is not twice its stride: the plain layer
+                return getattr(head, name)(t)
+            kernel, stride = kernels[name]
+            return upsample(t, kernel, stride)
+
+        return up

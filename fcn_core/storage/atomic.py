@@ -1,0 +1,84 @@
+"""Atomic file writes: a crash leaves the old file or the new one, never half of one."""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+from .writer_locks import claim, hold
+
+_TEMP_SUFFIX = r"\.[a-z0-9_]{8}\.tmp$"  # mkstemp's 8 characters, then our suffix
+
+
+def fsync_dir(folder: Path) -> None:
+    """fsync a folder, so a rename in it survives a power cut (where the system allows it)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_write_via(path: str | Path, write: Callable[[str], None]) -> None:
+    """Call ``write(tmp_path)`` on a temporary file beside ``path``, fsync it, then rename it over ``path``."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    lock = hold(fd)  # until the file is in place: a sweep never takes a write in progress for a leftover
+    try:
+        write(tmp)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        # mkstemp makes 0600 files; keep the old file's mode, or give the usual 0644
+        os.chmod(tmp, path.stat().st_mode & 0o7777 if path.exists() else 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    finally:
+        if lock is not None:
+            os.close(lock)
+    fsync_dir(path.parent)
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically."""
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as f:
+            f.write(data)
+    atomic_write_via(path, write)
+
+
+def remove_stale_temps(folder: str | Path, target: str | None = None) -> list[Path]:
+    """Delete the temporary files that writers killed mid-write left in ``folder``; return what was removed.
+
+    Only files named as :func:`atomic_write_via` names them (those of the file ``target`` alone, if given), and
+    only those no writer holds, are touched: a write in progress, here or in another process, keeps its file.
+    """
+    pattern = re.compile((rf"^\.{re.escape(target)}" if target else r"^\..+") + _TEMP_SUFFIX)
+    removed = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for e in entries:
+        if not pattern.match(e.name):
+            continue
+        with claim(e.path) as stale:
+            if stale:
+                try:
+                    os.unlink(e.path)
+                    removed.append(Path(e.path))
+                except OSError:
+                    pass
+    return removed

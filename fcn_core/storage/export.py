@@ -1,0 +1,154 @@
+"""Exporting corrected labels as a VOC-layout fine-tuning dataset (and reading exports back).
+
+An export is written into a hidden folder beside the target and moved into place only once it is complete
+(:mod:`fcn_core.storage.staging`): a full disk, a write error or a cancel leaves the target as it was, with no
+partial or temporary files, and the same export can simply be run again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import cv2
+import numpy as np
+
+from ..model.palette import VOID, full_palette
+from .atomic import atomic_write_bytes
+from .image_io import is_image_path, read_image, read_label_png, write_label_png, write_mask_png
+from .staging import staged_folder
+from .voc_layout import CLASSES_FILE, VOCLayout
+from .workspace import WORKSPACE_DIR, Workspace
+
+VERIFIED_DIR = "SegmentationVerified"
+ENTRIES = ("JPEGImages", "SegmentationClass", VERIFIED_DIR, "ImageSets/Segmentation", CLASSES_FILE)  # what an export owns
+
+
+# Labels for an image that has no corrections (``--predict-missing``): H×W×3 uint8 RGB → H×W uint8 classes.
+LabelFn = Callable[[np.ndarray], np.ndarray]
+
+
+class ExportCancelled(Exception):
+    """The export was cancelled; nothing was written to its target."""
+
+
+@dataclass(frozen=True)
+class ExportSummary:
+    written: int
+    from_corrections: int
+    predicted: int
+    train: list[str]
+    val: list[str]
+    sources: dict[str, str] = field(default_factory=dict)  # item id → the image file it came from
+
+
+def find_source(source: str | Path) -> tuple[Path, Workspace]:
+    """An image folder (its workspace beside it) or a workspace (its images in the parent folder)."""
+    source = Path(source)
+    if not source.is_dir():
+        raise ValueError(f"{source} is not a folder")
+    if source.name == WORKSPACE_DIR:
+        return source.parent, Workspace(source)
+    return source, Workspace.beside(source)
+
+
+def _check_target(out: Path, overwrite: bool) -> None:
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"{out} is a file, not a folder")
+    if not overwrite and any((out / e).exists() for e in ENTRIES):
+        raise ValueError(f"{out} already holds a dataset; choose an empty folder (or overwrite on purpose)")
+
+
+def export_dataset(source: str | Path, out: str | Path, classes: tuple[str, ...], colors, val_fraction: float = 0.2,
+                   seed: int = 0, predict: LabelFn | None = None, only_verified: bool = False, overwrite: bool = False,
+                   progress: Callable[[int, int], None] | None = None, workspace: Workspace | None = None,
+                   cancel: Callable[[], bool] | None = None) -> ExportSummary:
+    """Write JPEGImages, SegmentationClass, SegmentationVerified, ImageSets/Segmentation/{train,val,trainval}.
+
+    Images without corrections are skipped, or labelled by ``predict`` when given (``--predict-missing``). With ``only_verified`` unverified pixels become void (255). ``progress(i, n)``
+    is called before each image; ``cancel()`` returning True (or ``progress`` raising) stops the export,
+    and then, as after any error, ``out`` is left exactly as it was (:class:`ExportCancelled` for a cancel,
+    :class:`OSError` with its errno for a full disk or a write error).
+    """
+    folder, ws = find_source(source)
+    ws = workspace or ws
+    out = Path(out)
+    _check_target(out, overwrite)
+    if not 0 <= val_fraction < 1:
+        raise ValueError("the validation fraction must be in [0, 1)")
+    images = sorted(p for p in folder.iterdir() if p.is_file() and is_image_path(p))
+    if not images:
+        raise ValueError(f"nothing to export: {folder} holds no images")
+    if predict is None and not any(ws.has(p) for p in images):
+        raise ValueError(f"nothing to export: no image in {folder} has corrections (use --predict-missing)")
+    try:
+        with staged_folder(out, ENTRIES) as stage:
+            summary = _write(stage, images, ws, classes, colors, val_fraction, seed, predict, only_verified,
+                             progress, cancel)
+    except OSError as e:
+        raise OSError(e.errno, f"{e.strerror or e}; nothing was exported, {out} is as it was") from e
+    return summary
+
+
+def _check(cancel: Callable[[], bool] | None) -> None:
+    if cancel is not None and cancel():
+        raise ExportCancelled("the export was cancelled; nothing was written")
+
+
+def _write(root: Path, images: list[Path], ws: Workspace, classes: tuple[str, ...], colors, val_fraction: float,
+           seed: int, predict: LabelFn | None, only_verified: bool, progress: Callable[[int, int], None] | None,
+           cancel: Callable[[], bool] | None) -> ExportSummary:
+    """The whole dataset, written into ``root`` (the hidden staging folder)."""
+    layout = VOCLayout(root)
+    layout.make_dirs()
+    (root / VERIFIED_DIR).mkdir()
+    layout.write_classes(classes, colors)
+    palette = full_palette(np.asarray(colors, np.uint8))
+    ids, sources, corrected, predicted = [], {}, 0, 0
+    for i, path in enumerate(images):
+        if progress:
+            progress(i, len(images))
+        _check(cancel)
+        image = read_image(path)
+        saved = ws.load(path, image.shape[:2], len(classes))
+        if saved is not None:
+            labels, verified = saved
+            corrected += 1
+        elif predict is not None:
+            labels, verified = predict(image), np.zeros(image.shape[:2], bool)
+            predicted += 1
+        else:
+            continue
+        if only_verified:
+            labels = np.where(verified, labels, VOID).astype(np.uint8)
+        item = path.stem if path.stem not in ids else f"{path.stem}_{i}"
+        ok, jpg = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 95])
+        if not ok:
+            raise OSError(f"could not encode {path.name} as JPEG")
+        atomic_write_bytes(layout.images / f"{item}.jpg", jpg.tobytes())
+        write_label_png(layout.labels / f"{item}.png", labels, palette)
+        write_mask_png(root / VERIFIED_DIR / f"{item}.png", verified)
+        ids.append(item)
+        sources[item] = path.name
+    if not ids:
+        raise ValueError("nothing to export: no image has corrections")
+    order = np.random.default_rng(seed).permutation(len(ids))
+    n_val = int(round(val_fraction * len(ids))) if len(ids) > 1 else 0
+    val = sorted(ids[j] for j in order[:n_val])
+    train = sorted(ids[j] for j in order[n_val:])
+    layout.write_split("train", train)
+    layout.write_split("val", val)
+    layout.write_split("trainval", sorted(ids))
+    if progress:
+        progress(len(images), len(images))
+    _check(cancel)  # the last moment: after this the dataset moves into place
+    return ExportSummary(len(ids), corrected, predicted, train, val, sources)
+
+
+def read_exported_item(root: str | Path, item: str) -> tuple[np.ndarray, np.ndarray]:
+    """(labels, verified) of one exported item."""
+    root = Path(root)
+    labels = read_label_png(VOCLayout(root).labels / f"{item}.png")
+    verified = read_label_png(root / VERIFIED_DIR / f"{item}.png") > 0
+    return labels, verified
