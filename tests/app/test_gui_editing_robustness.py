@@ -10,7 +10,7 @@ from PySide6.QtTest import QTest
 
 from fcn_core import FCNBundle, Workspace, save_checkpoint
 from tests.helpers.models import randomize, tiny_meta
-from tests.helpers.mouse import click, drag, widget_pos
+from tests.helpers.mouse import click, drag, move, widget_pos
 from tests.helpers.faults import full_workspace_disk
 
 
@@ -62,11 +62,11 @@ def test_an_image_switch_during_a_drag_ends_the_stroke_on_its_own_image(qtbot, w
     win.edit_panel.set_radius(3)
     vp = win.single.viewport()
     QTest.mousePress(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, widget_pos(win, 10, 10))
-    QTest.mouseMove(vp, widget_pos(win, 30, 10))
+    move(qtbot, win, 30, 10)
     _next_image(qtbot, win, "p1.png")  # the next image arrives with the button still down
     second = win.editor.doc
     before = second.labels.copy()
-    QTest.mouseMove(vp, widget_pos(win, 30, 40))
+    move(qtbot, win, 30, 40)
     QTest.mouseRelease(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, widget_pos(win, 30, 40))
     assert np.array_equal(second.labels, before) and win.editor.undo_stack.count() == 0
     saved = Workspace.beside(first.parent).load(first, (60, 80), 5)[0]
@@ -81,11 +81,11 @@ def test_undo_during_a_drag_undoes_that_drag_as_one_step(qtbot, win):
     after_first = doc.labels.copy()
     vp = win.single.viewport()
     QTest.mousePress(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, widget_pos(win, 10, 10))
-    QTest.mouseMove(vp, widget_pos(win, 30, 10))
+    move(qtbot, win, 30, 10)
     assert (doc.labels[10, 10:31] == 2).any()
     win.undo_action.trigger()  # Ctrl+Z with the button still down
     assert np.array_equal(doc.labels, after_first)
-    QTest.mouseMove(vp, widget_pos(win, 30, 30))  # the rest of that drag paints nothing
+    move(qtbot, win, 30, 30)  # the rest of that drag paints nothing
     QTest.mouseRelease(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, widget_pos(win, 30, 30))
     assert np.array_equal(doc.labels, after_first)
     assert win.redo_action.isEnabled()
