@@ -1,9 +1,8 @@
 """Process settings that make CPU inference faster.
 
 PyTorch's CPU allocator hands large tensors straight to glibc, which maps them with mmap and unmaps
-them on free, so every inference page-faults its activations in again (a quarter of the time of a
-full-width VGG16 at 256×256). Keeping freed memory in the heap removes that cost for work on the main
-thread (glibc's thread arenas still map blocks over 64 MB). It is process-wide, so the command line
+them on free, so every inference page-faults its activations in again. Keeping freed memory in the heap
+removes that cost for work on the main thread (glibc's thread arenas still map blocks over 64 MB). It is process-wide, so the command line
 turns it on (the reference path in a benchmark run benefits as much as the engine); the window, whose
 inference runs on a worker thread and which should give memory back, does not.
 """
