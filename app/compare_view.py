@@ -36,15 +36,16 @@ class CompareView(QWidget):
         self.variants = variants
         names = [*variants, "disagreement"] if len(variants) > 1 else list(variants)
         for i, name in enumerate(names):
-            title = f"FCN-{name}" if name != "disagreement" else "disagreement (amber: 2 answers, red: 3)"
+            title = f"FCN-{name}" if name != "disagreement" else "where they disagree (amber: 2 answers, red: 3)"
             self.panes[name] = self.grid.add_pane(ImagePane(name), i // 2, i % 2, title)
+        self.grid.equal_columns(min(2, len(names)))
 
     def show_result(self, result, palette: np.ndarray, settings: DisplaySettings, n_class: int) -> None:
         if result is None:
             for pane in self.panes.values():
                 pane.set_image(None)
                 pane.set_overlay(None)
-            self.summary.setText("")
+            self.summary.setText(self._single_note())
             return
         for v in self.variants:
             pane = self.panes[v]
@@ -61,3 +62,12 @@ class CompareView(QWidget):
             pane.overlay_item.setImage(disagreement(list(labels.values())), levels=(0, 255), autoLevels=False)
             self.agreement = agreement_table(labels)
             self.summary.setText("Agreement: " + "   ".join(f"{a} vs {b}: {100 * f:.2f} %" for a, b, f in self.agreement))
+        else:
+            self.summary.setText(self._single_note())
+
+    def _single_note(self) -> str:
+        if len(self.variants) != 1:
+            return ""
+        return (f"This model has one head (FCN-{self.variants[0]}), so there is nothing to compare it with. "
+                "Load a bundle of 32s, 16s and 8s weights (Model → Load weights…, select up to three files) "
+                "to see the heads side by side.")

@@ -12,6 +12,9 @@ from fcn_core import VOID, Prediction
 from .overlay import label_lut, outline_index
 
 MODES = ("labels", "confidence", "entropy")
+UNSURE_COLORMAP = pg.colormap.get("magma")
+# what the colour scale beside the image measures, per overlay mode (class labels have the legend instead)
+SCALE_LABELS = {"confidence": "unsure: 1 − softmax margin", "entropy": "entropy / ln(classes)"}
 
 
 @dataclass(frozen=True)
@@ -26,7 +29,7 @@ class DisplaySettings:
 
 def _unsure_lut(opacity: float) -> np.ndarray:
     """Magma colours: dark = sure, bright = unsure; alpha grows with unsureness."""
-    lut = pg.colormap.get("magma").getLookupTable(0.0, 1.0, 256, alpha=True).astype(np.float64)
+    lut = UNSURE_COLORMAP.getLookupTable(0.0, 1.0, 256, alpha=True).astype(np.float64)
     lut[:, 3] = np.linspace(0.15, 1.0, 256) * 255 * opacity
     return lut.astype(np.uint8)
 

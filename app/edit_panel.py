@@ -41,7 +41,6 @@ class EditPanel(QGroupBox):
             lambda i: setattr(editor.state, "preserve", None if i <= 0 else i - 1))
         self.accept_button.clicked.connect(self.acceptRequested.emit)
         editor.classPicked.connect(self.class_box.setCurrentIndex)
-        editor.saved.connect(lambda name: self.status.setText(f"saved {name}"))
         editor.saveFailed.connect(self.status.setText)
 
     def set_classes(self, classes: tuple[str, ...], palette: np.ndarray) -> None:

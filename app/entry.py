@@ -1,4 +1,7 @@
-"""The ``fcn-workbench`` entry point: the core commands plus ``gui`` (the default)."""
+"""The ``fcn-workbench`` entry point: the core commands plus ``gui`` (the default).
+
+``fcn-workbench IMAGE... FOLDER...`` (no command) is ``fcn-workbench gui IMAGE... FOLDER...``; ``--debug`` shows
+tracebacks instead of one-sentence errors, in the window's background jobs too."""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ from fcn_core.cli import main as core_main
 
 
 def register_gui(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("gui", help="open the Workbench window (the default)")
+    p = sub.add_parser("gui", help="open the Workbench window (the default: fcn-workbench IMAGE... is gui IMAGE...)")
     p.add_argument("paths", nargs="*", help="images or folders to open")
     add_weights_args(p)
     add_device_arg(p)

@@ -1,4 +1,4 @@
-"""The list of opened images, with thumbnails and a status per image."""
+"""The list of opened images: a thumbnail, a status and a saved-corrections mark per image."""
 
 from __future__ import annotations
 
@@ -6,61 +6,136 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QIcon, QImage, QPixmap
-from PySide6.QtWidgets import QListWidget, QListWidgetItem
+from PySide6.QtCore import QModelIndex, QSize, Qt, Signal
+from PySide6.QtGui import QIcon, QPixmap
+from PySide6.QtWidgets import QListWidget, QListWidgetItem, QStyledItemDelegate, QStyleOptionViewItem
+
+from .thumbnails import ThumbnailLoader, square_image
 
 THUMB = 48
 
 
 def thumbnail(rgb: np.ndarray) -> QIcon:
+    """A square THUMB×THUMB icon of an image already in memory."""
     h, w = rgb.shape[:2]
-    s = THUMB / max(h, w)
-    small = cv2.resize(rgb, (max(1, int(w * s)), max(1, int(h * s))), interpolation=cv2.INTER_AREA)
-    small = np.ascontiguousarray(small)
-    img = QImage(small.data, small.shape[1], small.shape[0], small.strides[0], QImage.Format.Format_RGB888).copy()
-    return QIcon(QPixmap.fromImage(img))
+    s = min(1.0, THUMB / max(h, w))
+    small = cv2.resize(rgb, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
+    return QIcon(QPixmap.fromImage(square_image(small, THUMB)))
+
+
+def verified_percent(share: float) -> int:
+    """``share`` (0–1) as a whole percentage; 100 only when all of it is verified."""
+    pct = round(100 * share)
+    return 99 if share < 1 and pct == 100 else pct
+
+
+def correction_text(share: float) -> str:
+    """The row's mark for saved corrections, e.g. ``✎ corrected · 63 % verified`` (✔ once all is verified)."""
+    return f"{'✔' if share >= 1 else '✎'} corrected · {verified_percent(share)} % verified"
+
+
+class _RowDelegate(QStyledItemDelegate):
+    """Every row as tall as a thumbnail (or two text lines), with the icon's place kept while it loads."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        blank = QPixmap(THUMB, THUMB)
+        blank.fill(Qt.GlobalColor.transparent)
+        self._blank = QIcon(blank)
+
+    def initStyleOption(self, option: QStyleOptionViewItem, index: QModelIndex) -> None:  # noqa: N802
+        super().initStyleOption(option, index)
+        if option.icon.isNull():  # the text then starts where it will stay once the thumbnail arrives
+            option.icon = self._blank
+            option.features |= QStyleOptionViewItem.ViewItemFeature.HasDecoration
+            option.decorationSize = QSize(THUMB, THUMB)
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:  # noqa: N802
+        size = super().sizeHint(option, index)
+        return QSize(size.width(), max(THUMB, 2 * option.fontMetrics.lineSpacing()) + 6)
 
 
 class FileList(QListWidget):
-    """Emits ``activated_path`` when the user picks an image."""
+    """The opened images; emits ``activated_path`` when the user picks one."""
 
     activated_path = Signal(object)
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.setIconSize(QSize(THUMB, THUMB))
+        self.setItemDelegate(_RowDelegate(self))
         self.paths: list[Path] = []
+        self._rows: dict[Path, int] = {}
+        self._status: dict[Path, str] = {}
+        self._corrections: dict[Path, float] = {}
+        self._icons: dict[Path, QIcon] = {}  # survives rebuilding the list: a thumbnail is made once per path
+        self._unreadable: dict[Path, str] = {}
+        self._loader = ThumbnailLoader(THUMB, self)
+        self._loader.ready.connect(self._icon_ready)
+        self._loader.failed.connect(self._icon_failed)
         self.currentRowChanged.connect(self._row_changed)
 
+    # the list -----------------------------------------------------------------------------------
     def set_paths(self, paths: list[Path]) -> None:
+        """Show ``paths`` (duplicates dropped); rows already shown are kept when the list only grows."""
+        new = list(dict.fromkeys(map(Path, paths)))
+        if new[:len(self.paths)] == self.paths:
+            self._append(new[len(self.paths):])
+            return
+        self._loader.cancel()
         self.blockSignals(True)
-        self.clear()
-        self.paths = list(paths)
-        for p in self.paths:
-            item = QListWidgetItem(p.name)
-            item.setToolTip(str(p))
-            self.addItem(item)
+        QListWidget.clear(self)
         self.blockSignals(False)
+        keep = set(new)
+        for cache in (self._status, self._corrections, self._icons, self._unreadable):
+            for p in [p for p in cache if p not in keep]:
+                del cache[p]
+        self.paths, self._rows = [], {}
+        self._append(new)
 
-    def add_paths(self, paths: list[Path]) -> None:
-        self.set_paths(self.paths + [p for p in paths if p not in self.paths])
+    def add_paths(self, paths: list[Path]) -> list[Path]:
+        """Append the paths not listed yet, in order; returns those it added."""
+        old = len(self.paths)
+        self.set_paths(self.paths + list(paths))
+        return self.paths[old:]
+
+    def clear(self) -> None:
+        """Remove every image and cancel the thumbnails still queued."""
+        self.set_paths([])
+
+    def cancel_thumbnails(self) -> None:
+        """Stop making thumbnails (the window is closing); the rows stay."""
+        self._loader.cancel()
 
     def row_of(self, path: Path) -> int:
-        try:
-            return self.paths.index(Path(path))
-        except ValueError:
-            return -1
+        return self._rows.get(Path(path), -1)
 
+    # per image --------------------------------------------------------------------------------
     def set_status(self, path: Path, status: str, rgb: np.ndarray | None = None) -> None:
-        row = self.row_of(path)
-        if row < 0:
+        """The row's second line; ``rgb``, the decoded image, gives a thumbnail at once if none is there yet."""
+        path = Path(path)
+        if path not in self._rows:
             return
-        item = self.item(row)
-        item.setText(f"{Path(path).name}\n{status}" if status else Path(path).name)
-        if rgb is not None:
-            item.setIcon(thumbnail(rgb))
+        self._status[path] = status
+        if rgb is not None and path not in self._icons:
+            self._icons[path] = thumbnail(rgb)
+        self._refresh(path)
 
+    def set_correction(self, path: Path, verified_share: float | None) -> None:
+        """Mark ``path`` as having saved corrections, ``verified_share`` (0–1) of them verified; None unmarks."""
+        path = Path(path)
+        if verified_share is None:
+            self._corrections.pop(path, None)
+        else:
+            self._corrections[path] = min(1.0, max(0.0, float(verified_share)))
+        if path in self._rows:
+            self._refresh(path)
+
+    def corrected_paths(self) -> list[Path]:
+        """The listed paths marked as having saved corrections, in list order."""
+        return [p for p in self.paths if p in self._corrections]
+
+    # navigation -------------------------------------------------------------------------------
     def select(self, path: Path) -> None:
         row = self.row_of(path)
         if row >= 0 and row != self.currentRow():
@@ -72,9 +147,52 @@ class FileList(QListWidget):
         if self.paths:
             self.setCurrentRow((max(self.currentRow(), 0) + delta) % len(self.paths))
 
+    # inside -----------------------------------------------------------------------------------
+    def _append(self, paths: list[Path]) -> None:
+        self.blockSignals(True)
+        for p in paths:
+            self._rows[p] = len(self.paths)
+            self.paths.append(p)
+            self.addItem(QListWidgetItem())
+            self._refresh(p)
+            if p not in self._icons and p not in self._unreadable:
+                self._loader.request(p)
+        self.blockSignals(False)
+
+    def _refresh(self, path: Path) -> None:
+        item = self.item(self._rows[path])
+        share = self._corrections.get(path)
+        notes = [self._status.get(path, ""), correction_text(share) if share is not None else "",
+                 "⚠ unreadable" if path in self._unreadable else ""]
+        second = " · ".join(n for n in notes if n)
+        item.setText(f"{path.name}\n{second}" if second else path.name)
+        tip = [str(path)]
+        if share is not None:
+            tip.append(f"Saved corrections; {verified_percent(share)} % of the label verified")
+        if path in self._unreadable:
+            tip.append(f"No preview: {self._unreadable[path]}")
+        item.setToolTip("\n".join(tip))
+        if path in self._icons:
+            item.setIcon(self._icons[path])
+
+    def _icon_ready(self, path: Path, icon: QIcon) -> None:
+        if path not in self._rows or path in self._icons:
+            return  # no longer listed, or set_status already gave it one
+        self._icons[path] = icon
+        self.item(self._rows[path]).setIcon(icon)
+
+    def _icon_failed(self, path: Path, why: str) -> None:
+        if path in self._rows:
+            self._unreadable[path] = why
+            self._refresh(path)
+
     def _row_changed(self, row: int) -> None:
         if 0 <= row < len(self.paths):
             self.activated_path.emit(self.paths[row])
+
+    def closeEvent(self, event) -> None:  # noqa: N802
+        self.cancel_thumbnails()
+        super().closeEvent(event)
 
     def keyPressEvent(self, event) -> None:  # noqa: N802
         if event.key() in (Qt.Key.Key_1, Qt.Key.Key_2, Qt.Key.Key_3):

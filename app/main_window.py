@@ -1,4 +1,5 @@
-"""The Workbench window: wires the model service, the views and the controls together."""
+"""The Workbench window: builds the views, docks, menus and toolbars and wires them to the window's state,
+the model service and the correction controller. It holds no state of its own (see :mod:`.window_state`)."""
 
 from __future__ import annotations
 
@@ -6,35 +7,37 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtCore import QSettings, QSize, Qt, Signal
 from PySide6.QtWidgets import (
-    QCheckBox, QComboBox, QDockWidget, QFileDialog, QFormLayout, QLabel, QMainWindow, QMessageBox, QProgressBar,
-    QSlider, QStackedWidget, QVBoxLayout, QWidget,
+    QCheckBox, QComboBox, QDockWidget, QFileDialog, QFormLayout, QLabel, QMainWindow, QMessageBox, QSlider,
+    QStackedWidget, QToolBar, QVBoxLayout, QWidget,
 )
 
-from fcn_core import DEMO_MODEL, ModelMeta, SkipFusion, expand_image_paths
+from fcn_core import DEMO_MODEL, ImageReadError, ModelMeta, SkipFusion, expand_image_paths, probe_image
 
-from .actions import make_actions, set_edit_shortcuts, undo_actions
-from .edit_panel import EditPanel
-from .correcting import CorrectingMixin
-from .editor import Editor
+from .actions import follow_history, make_actions, set_class_names, set_edit_shortcuts, undo_actions
 from .compare_view import CompareView
-from .display import MODES, DisplaySettings
+from .correction_controller import Collaborators, CorrectionController
+from .display import MODES
+from .edit_panel import EditPanel
+from .editor import Editor
 from .file_list import FileList
 from .legend import ClassLegend
 from .model_service import ImageResult, ModelService
 from .panes import pixel_at
 from .readout import pixel_readout
+from .saved_labels import SavedLabelsCache
 from .single_view import SingleView
 from .skip_view import SkipView
-from .task_bar import FOLDER_TASK, TaskBar
+from .task_bar import FOLDER_TASK, OPEN_TASK, TaskBar
+from .window_state import VIEWS, WindowState
 
-VIEWS = ("single", "compare", "skips")
 RECENT_KEY = "recent_files"
 MAX_RECENT = 10
+QUIT_WAIT_MS = 800  # how long a quit waits for the model's current step (it is cancelled first)
 
 
-class MainWindow(CorrectingMixin, QMainWindow):
+class MainWindow(QMainWindow):
     """Emits ``rendered`` once the current view shows the current image (used by --screenshot)."""
 
     rendered = Signal()
@@ -43,30 +46,44 @@ class MainWindow(CorrectingMixin, QMainWindow):
         super().__init__()
         self.setWindowTitle("FCN Workbench")
         self.resize(1400, 880)
+        self.setMinimumSize(800, 560)
         self.setAcceptDrops(True)
+        self.state = WindowState(self)
         self.service = service or ModelService(self)
         self.settings = settings or QSettings("FCN Workbench", "FCN Workbench")
-        self.meta: ModelMeta | None = None
-        self.palette = np.zeros((1, 3), np.uint8)
-        self.result: ImageResult | None = None
-        self.current_path: Path | None = None
-        self.variant = "8s"
-        self.view = "single"
-        self.display = DisplaySettings()
-        self.fusion: SkipFusion | None = None
         self.last_error = ""
+        self._model_text = "No model loaded"
         self._close_unsaved = False  # a close was refused because the labels could not be saved
+        self._device_used = "auto"  # the device choice the loaded model was loaded with
+        self._device_asked = "auto"  # ... and the one of the load under way
         self._messages: list[QMessageBox] = []
-
+        self.saved_labels = SavedLabelsCache()
         self.editor = Editor(self)
-        self.editing = False
         self.actions = make_actions(self)
         self._build_views()
         self._build_docks()
         self._build_menus()
+        self._build_toolbars()
         self._build_status()
+        self.corrections = CorrectionController(Collaborators(
+            self.state, self.editor, self.service, self.actions, self.single, self.edit_panel, self.legend,
+            self.files, self.tasks, self.statusBar(), self, self.show_error, self.load_model), self)
         self._connect()
-        self._set_view("single")
+        self.actions.views["single"].setChecked(True)
+
+    # the state, read where tests and scripts look for it ------------------------------------------
+    meta = property(lambda self: self.state.meta)
+    result = property(lambda self: self.state.result)
+    current_path = property(lambda self: self.state.path)
+    variant = property(lambda self: self.state.variant)
+    view = property(lambda self: self.state.view)
+    display = property(lambda self: self.state.display)
+    editing = property(lambda self: self.state.editing)
+    fusion = property(lambda self: self.state.fusion)
+
+    @property
+    def palette(self) -> np.ndarray:
+        return self.meta.palette() if self.meta is not None else np.zeros((1, 3), np.uint8)
 
     # construction ------------------------------------------------------------------------------
     def _build_views(self) -> None:
@@ -83,6 +100,8 @@ class MainWindow(CorrectingMixin, QMainWindow):
         left = QDockWidget("Images", self)
         left.setObjectName("images")
         left.setWidget(self.files)
+        left.setMinimumWidth(150)
+        self.files.setMinimumWidth(140)
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, left)
 
         panel = QWidget()
@@ -97,11 +116,12 @@ class MainWindow(CorrectingMixin, QMainWindow):
         form.addRow("Opacity", self.opacity)
         form.addRow("", self.outline_box)
         self.legend = ClassLegend()
-        self.model_label = QLabel("No model loaded")
+        self.legend_title = QLabel("Classes (uncheck to hide)")
+        self.model_label = QLabel(self._model_text)
         self.model_label.setWordWrap(True)
         layout = QVBoxLayout(panel)
         layout.addLayout(form)
-        layout.addWidget(QLabel("Classes (uncheck to hide)"))
+        layout.addWidget(self.legend_title)
         layout.addWidget(self.legend, 1)
         self.edit_panel = EditPanel(self.editor)
         self.edit_panel.setVisible(False)
@@ -110,7 +130,9 @@ class MainWindow(CorrectingMixin, QMainWindow):
         right = QDockWidget("Display", self)
         right.setObjectName("display")
         right.setWidget(panel)
+        right.setMinimumWidth(230)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, right)
+        self.resizeDocks([left, right], [190, 260], Qt.Orientation.Horizontal)
 
     def _build_menus(self) -> None:
         a = self.actions
@@ -134,55 +156,74 @@ class MainWindow(CorrectingMixin, QMainWindow):
         view_menu = self.menuBar().addMenu("&View")
         for act in [*a.views.values(), None, *a.variants.values(), None]:
             view_menu.addSeparator() if act is None else view_menu.addAction(act)
-        for name in ("fit", "one_to_one", "outline", "cycle_mode"):
+        for name in ("fit", "one_to_one", "outline", "cycle_mode", "show_corrections"):
             view_menu.addAction(p[name])
         edit_menu = self.menuBar().addMenu("&Correct")
-        self.undo_action, self.redo_action = undo, redo = undo_actions(self, self.editor.undo_stack,
-                                                                       self.editor.undo, self.editor.redo)
-        for act in [p["edit"], None, *a.tools.values(), None, p["finish_polygon"], p["cancel_polygon"], p["refine"], p["brush_smaller"],
-                    p["brush_bigger"], None, undo, redo, None, p["choose_workspace"], p["export"], p["finetune"], *a.classes]:
+        self.undo_action, self.redo_action = undo, redo = undo_actions(self, self.editor.undo, self.editor.redo)
+        for act in [p["edit"], None, *a.tools.values(), None, p["finish_polygon"], p["cancel_polygon"], p["refine"],
+                    p["brush_smaller"], p["brush_bigger"], p["accept_all"], None, undo, redo, None,
+                    p["choose_workspace"], p["export"], p["finetune"]]:
             edit_menu.addSeparator() if act is None else edit_menu.addAction(act)
+        self.class_menu = edit_menu.addMenu("C&lass")
         for act in a.classes:
+            self.class_menu.addAction(act)
             self.addAction(act)
         a.tools["brush"].setChecked(True)
         set_edit_shortcuts(a, False)
-        tb = self.addToolBar("Main")
-        tb.setObjectName("main_toolbar")
-        for act in [p["open"], p["open_folder"], p["run_folder"], None, *a.variants.values(), None,
-                    *a.views.values(), None, p["fit"], p["one_to_one"], None, p["edit"], *a.tools.values(), undo, redo]:
-            tb.addSeparator() if act is None else tb.addAction(act)
         self._refresh_recent()
+
+    def _toolbar(self, title: str, actions: list, text_beside: bool = False) -> QToolBar:
+        tb = self.addToolBar(title)
+        tb.setObjectName(title.lower().replace(" ", "_") + "_toolbar")
+        tb.setIconSize(QSize(20, 20))
+        tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly if text_beside
+                              else Qt.ToolButtonStyle.ToolButtonIconOnly)
+        for act in actions:
+            tb.addSeparator() if act is None else tb.addAction(act)
+        return tb
+
+    def _build_toolbars(self) -> None:
+        a, p = self.actions, self.actions.plain
+        for v, act in a.variants.items():
+            act.setIconText(v)  # the toolbar says "32s", the menu "FCN-32s"
+        self.toolbars = {
+            "file": self._toolbar("File", [p["open"], p["open_folder"], p["run_folder"]]),
+            "variants": self._toolbar("Variants", list(a.variants.values()), text_beside=True),
+            "view": self._toolbar("View", [*a.views.values(), None, p["fit"], p["one_to_one"]]),
+            "correct": self._toolbar("Correct", [p["edit"], None, *a.tools.values(), None,
+                                                 self.undo_action, self.redo_action]),
+        }
 
     def _build_status(self) -> None:
         sb = self.statusBar()
         self.position_label = QLabel("")
-        self.busy = QProgressBar()
-        self.busy.setRange(0, 0)
-        self.busy.setMaximumWidth(120)
-        self.busy.setVisible(False)
-        self.tasks = TaskBar()  # segmenting a folder, exporting: a progress bar and a Cancel each
+        self.position_label.setMinimumWidth(10)
+        self.tasks = TaskBar()  # opening a big image, segmenting a folder, exporting: a progress bar and a Cancel each
+        self.busy = QLabel("")  # what the model is doing when no task row says it
         sb.addWidget(self.position_label, 1)
-        sb.addPermanentWidget(self.tasks)
         sb.addPermanentWidget(self.busy)
+        sb.addPermanentWidget(self.tasks)
 
     def _connect(self) -> None:
-        a, p, s = self.actions, self.actions.plain, self.service
-        p["open"].triggered.connect(self._open_dialog)
-        p["open_folder"].triggered.connect(self._open_folder_dialog)
-        p["run_folder"].triggered.connect(self.run_all)
+        a, p, s, st = self.actions, self.actions.plain, self.service, self.state
+        c = self.corrections
+        p["open"].triggered.connect(lambda: self._open_dialog())
+        p["open_folder"].triggered.connect(lambda: self._open_folder_dialog())
+        p["run_folder"].triggered.connect(lambda: self.run_all())
         p["next"].triggered.connect(lambda: self.files.step(1))
         p["prev"].triggered.connect(lambda: self.files.step(-1))
-        p["quit"].triggered.connect(self.close)
-        p["load_weights"].triggered.connect(self._load_weights_dialog)
+        p["quit"].triggered.connect(lambda: self.close())
+        p["load_weights"].triggered.connect(lambda: self._load_weights_dialog())
         p["load_demo"].triggered.connect(lambda: self.load_model([DEMO_MODEL]))
-        p["model_info"].triggered.connect(self._show_model_info)
-        p["fit"].triggered.connect(self.fit)
-        p["one_to_one"].triggered.connect(self.one_to_one)
+        p["model_info"].triggered.connect(lambda: self._show_model_info())
+        p["fit"].triggered.connect(lambda: self._grid().fit_all())
+        p["one_to_one"].triggered.connect(lambda: self._grid().one_to_one_all())
         p["outline"].toggled.connect(self.outline_box.setChecked)
         p["cycle_mode"].triggered.connect(lambda: self.mode_box.setCurrentIndex((self.mode_box.currentIndex() + 1) % 3))
-        a.variant_group.triggered.connect(lambda act: self.set_variant(act.data()))
-        a.view_group.triggered.connect(lambda act: self._set_view(act.data()))
-        a.device_group.triggered.connect(lambda act: self.service.set_device(act.data()))
+        p["show_corrections"].toggled.connect(lambda _on: self._render())
+        a.variant_group.triggered.connect(lambda act: st.set_variant(act.data()))
+        a.view_group.triggered.connect(lambda act: st.set_view(act.data()))
+        a.device_group.triggered.connect(lambda act: self._set_device(act.data()))
         self.mode_box.currentIndexChanged.connect(lambda i: self._set_display(mode=MODES[i]))
         self.opacity.valueChanged.connect(lambda v: self._set_display(opacity=v / 100))
         self.outline_box.toggled.connect(lambda on: (p["outline"].setChecked(on), self._set_display(outline=on)))
@@ -190,104 +231,200 @@ class MainWindow(CorrectingMixin, QMainWindow):
         self.files.activated_path.connect(self.show_path)
         self.single.hovered.connect(self._hovered)
         self.compare.grid.hovered.connect(self._hovered)
-        p["edit"].toggled.connect(self.set_editing)
+        # correcting
+        p["edit"].toggled.connect(st.set_editing)
         a.tool_group.triggered.connect(lambda act: self.editor.set_tool(act.data()))
         for act in a.classes:
-            act.triggered.connect(lambda _=False, c=act.data(): self._pick_class(c))
-        p["finish_polygon"].triggered.connect(self.editor.finish_polygon)
-        p["cancel_polygon"].triggered.connect(self.editor.cancel_polygon)
-        self.editor.polygonChanged.connect(self.single.show_polygon)
-        p["refine"].triggered.connect(self.editor.refine_to_edges)
+            act.triggered.connect(lambda _=False, cls=act.data(): c.pick_class(cls))
+        p["finish_polygon"].triggered.connect(lambda: self.editor.finish_polygon())
+        p["cancel_polygon"].triggered.connect(lambda: self.editor.cancel_polygon())
+        p["refine"].triggered.connect(lambda: self.editor.refine_to_edges())
+        p["accept_all"].triggered.connect(lambda: self.editor.accept_all())
         p["brush_smaller"].triggered.connect(lambda: self.edit_panel.set_radius(self.editor.state.radius / 1.25))
         p["brush_bigger"].triggered.connect(lambda: self.edit_panel.set_radius(self.editor.state.radius * 1.25 + 1))
-        p["export"].triggered.connect(self._export_dialog)
-        p["finetune"].triggered.connect(self.finetune)
-        p["choose_workspace"].triggered.connect(self._choose_workspace)
+        p["export"].triggered.connect(lambda: c.export_dialog())
+        p["finetune"].triggered.connect(lambda: c.finetune())  # never self.finetune: `triggered` passes checked=False
+        p["choose_workspace"].triggered.connect(lambda: c.choose_workspace())
         self.edit_panel.acceptRequested.connect(self.editor.accept_all)
-        self.editor.changed.connect(self._labels_changed)
-        self.editor.saveFailed.connect(self.show_error)
-        s.modelChanged.connect(self._model_changed)
+        self.editor.polygonChanged.connect(self.single.show_polygon)
+        self.editor.historyChanged.connect(self._history_changed)
+        self.editor.saved.connect(lambda path: self.saved_labels.forget(path))
+        # the state drives the views
+        st.modelChanged.connect(self._model_changed)
+        st.variantChanged.connect(self._variant_changed)
+        st.viewChanged.connect(self._view_changed)
+        st.displayChanged.connect(lambda _d: self._render())
+        st.resultChanged.connect(lambda _r: self._render())
+        st.editingChanged.connect(lambda _on: self._render())
+        st.fusionChanged.connect(self._fusion_changed)
+        # the model service
+        s.modelChanged.connect(self._engine_loaded)
+        s.modelFailed.connect(self._model_failed)
+        s.imageShown.connect(self._image_shown)
+        s.imageProgress.connect(self._image_progress)
         s.imageReady.connect(self._image_ready)
+        s.imageFailed.connect(self._image_failed)
+        s.imageCancelled.connect(self._image_cancelled)
         s.fusionReady.connect(self._fusion_ready)
         s.failed.connect(self.show_error)
         s.notice.connect(lambda text: self.statusBar().showMessage(text, 10000))
         s.folderProgress.connect(self._folder_progress)
         s.folderDone.connect(self._folder_done)
         s.folderEnded.connect(lambda: self.tasks.end(self.tasks.row(FOLDER_TASK)))
-        s.runner.busyChanged.connect(self.busy.setVisible)
+        s.runner.busyChanged.connect(lambda busy: self.busy.setText("working…" if busy else ""))
 
     # model -------------------------------------------------------------------------------------
-    def load_model(self, paths: list[Path], at_once: bool = False) -> None:
-        device = self.actions.device_group.checkedAction().data() if self.actions.device_group.checkedAction() else "auto"
-        self.model_label.setText("Loading model…")
-        self.service.load_model([Path(p) for p in paths], device, at_once)
+    def device_choice(self) -> str:
+        checked = self.actions.device_group.checkedAction()
+        return checked.data() if checked is not None else "auto"
 
-    def _model_changed(self, meta: ModelMeta) -> None:
-        self.meta = meta
-        self.palette = meta.palette()
-        self.legend.set_classes(meta.classes, self.palette)
-        self.edit_panel.set_classes(meta.classes, self.palette)
+    def load_model(self, paths: list[Path], at_once: bool = False) -> None:
+        """Load weights off the GUI thread; the loaded model stays in use until the new one is ready."""
+        self.model_label.setText(f"{self._model_text}<br><i>Loading {', '.join(Path(p).name for p in paths)}…</i>")
+        self._device_asked = self.device_choice()
+        self.service.load_model([Path(p) for p in paths], self._device_asked, at_once)
+
+    def _engine_loaded(self, meta: ModelMeta) -> None:
+        device = self.service.engine.device if self.service.engine else "?"
+        self._device_used = self._device_asked
+        self._model_text = (f"<b>Model</b>: {', '.join('FCN-' + v for v in meta.variant_names)} · "
+                            f"{meta.n_class} classes · width {meta.width:g} · {device}<br><small>{meta.source}</small>")
+        self.model_label.setText(self._model_text)
+        self.editor.close()  # saved first; reopened with the new model's classes when its result arrives
+        self.saved_labels.clear()
+        self.state.set_meta(meta)
+        if self.current_path is not None:
+            self.show_path(self.current_path, force=True)
+
+    def _set_device(self, device: str) -> None:
+        self._device_asked = device
+        if self.service.weights:
+            self.model_label.setText(f"{self._model_text}<br><i>Moving the model to {device}…</i>")
+        self.service.set_device(device)
+
+    def _model_failed(self, message: str) -> None:
+        self.model_label.setText(self._model_text)  # the model in use is the one loaded before
+        self.actions.devices[self._device_used].setChecked(True)  # ... on the device it was loaded on
+        kept = " The model loaded before stays in use." if self.meta is not None else ""
+        self.show_error(f"Could not load the model: {message}.{kept}".replace("..", "."))
+
+    def _model_changed(self, meta: ModelMeta | None) -> None:
+        if meta is None:
+            return
+        palette = meta.palette()
+        self.legend.set_classes(meta.classes, palette)
+        self.edit_panel.set_classes(meta.classes, palette)
         self.skips.set_classes(meta.classes, default=min(2, meta.n_class - 1))
         self.compare.set_variants(meta.variant_names)
+        set_class_names(self.actions, meta.classes, self.editing)
         for v, act in self.actions.variants.items():
             act.setEnabled(v in meta.variant_names)
-        if self.variant not in meta.variant_names:
-            self.variant = meta.variant_names[-1]
-        self._take_tool_follows_variant()
         self.actions.variants[self.variant].setChecked(True)
-        device = self.service.engine.device if self.service.engine else "?"
-        self.model_label.setText(f"<b>Model</b>: {', '.join('FCN-' + v for v in meta.variant_names)} · "
-                                 f"{meta.n_class} classes · width {meta.width:g} · {device}<br>"
-                                 f"<small>{meta.source}</small>")
-        self.result = None
-        self.fusion = None
-        self.editor.close()  # saved first; reopened with the new model's classes when its result arrives
-        if self.current_path is not None:
-            self.show_path(self.current_path)
+        self.corrections._variant_changed(self.variant)
 
     def _show_model_info(self) -> None:
         if self.meta is None:
             self.show_error("No model is loaded.")
             return
-        box = QMessageBox(QMessageBox.Icon.Information, "Model", self.meta.describe(), parent=self)
-        box.setModal(False)
-        box.show()
-        self._messages.append(box)
+        self._message(QMessageBox.Icon.Information, "Model", self.meta.describe())
 
     # images ------------------------------------------------------------------------------------
     def open_paths(self, paths: list[Path]) -> None:
-        """Add images (folders expand) to the list and show the first new one."""
+        """Add the readable images among ``paths`` (folders expand) to the list and show the first new one;
+        the others are named in one message and neither listed nor remembered."""
         found = expand_image_paths(paths)
-        if not found:
-            self.show_error("No images found in " + ", ".join(str(p) for p in paths))
+        good, refused = [], []
+        for p in found:
+            try:
+                probe_image(p)
+                good.append(p)
+            except ImageReadError as e:
+                refused.append(str(e))
+        if refused:
+            more = f" (and {len(refused) - 3} more)" if len(refused) > 3 else ""
+            self.show_error("Not opened: " + "; ".join(refused[:3]) + more + ".")
+        if not good:
+            if not refused:
+                self.show_error("No images found in " + ", ".join(str(p) for p in paths))
             return
-        self.files.add_paths(found)
-        self._remember(found)
-        self.show_path(found[0])
+        self.files.add_paths(good)
+        self.corrections.mark_corrected(good)
+        self._remember(good)
+        self._say_where_corrections_go(good[0])
+        self.show_path(good[0])
 
-    def show_path(self, path: Path) -> None:
+    def _say_where_corrections_go(self, path: Path) -> None:
+        from .workspace_place import default_workspace
+
+        if self.editor.session.workspace_root is None:
+            ws, why = default_workspace(path.parent)
+            if why is not None:
+                self.statusBar().showMessage(f"Corrections of {path.parent.name} are saved in {ws.root} ({path.parent} "
+                                             f"{why}).", 15000)
+
+    def show_path(self, path: Path, force: bool = False) -> None:
+        """Make ``path`` the current image: its result if computed, else read and segment it."""
         path = Path(path)
-        self.current_path = path
+        if path == self.current_path and self.result is not None and not force:
+            return
+        self.state.set_path(path)
         self.files.select(path)
-        self.fusion = None
         cached = self.service.cached(path)
         if cached is not None:
             self._image_ready(cached)
-        elif self.meta is not None:
+            return
+        self.state.set_result(None)
+        self.single.show_result(None, self.variant, self.palette, self.display, 1)
+        self.compare.show_result(None, self.palette, self.display, 1)
+        if self.meta is not None:
+            self._open_row(path)
             self.service.open_image(path)
+
+    def _open_row(self, path: Path):
+        self.tasks.end(self.tasks.row(OPEN_TASK))
+        row = self.tasks.start(OPEN_TASK, self.service.cancel_open)
+        row.bar.setFormat(f"reading {path.name}")
+        return row
+
+    def _image_shown(self, path: Path, image: np.ndarray) -> None:
+        """The image is read: show it at once; its labels follow."""
+        if path == self.current_path and self.result is None:
+            self.single.pane.set_image(image)
+            self.single.pane.set_overlay(None)
+            row = self.tasks.row(OPEN_TASK)
+            if row is not None:
+                row.bar.setFormat(f"segmenting {path.name}")
+
+    def _image_progress(self, path: Path, done: int, total: int) -> None:
+        row = self.tasks.row(OPEN_TASK)
+        if row is not None and path == self.current_path:
+            row.progress(done, total, "")
+            row.bar.setFormat(f"segmenting {done} of {total} tiles")
 
     def _image_ready(self, result: ImageResult) -> None:
         self.files.set_status(result.path, "", result.image)
         if result.path != self.current_path:
             return
-        self.result = result
-        if self.editing:
-            self._open_in_editor()
-        self._render()
+        self.tasks.end(self.tasks.row(OPEN_TASK))
+        self.state.set_result(result)
+
+    def _image_failed(self, path: Path, message: str) -> None:
+        self.tasks.end(self.tasks.row(OPEN_TASK))
+        self.files.set_status(path, "⚠ unreadable")
+        self._forget_recent(path)
+        self.show_error(message)
+
+    def _image_cancelled(self, path: Path) -> None:
+        if path == self.current_path:
+            self.tasks.end(self.tasks.row(OPEN_TASK))
+            self.statusBar().showMessage(f"Stopped segmenting {path.name}.", 8000)
 
     def _fusion_ready(self, path: Path, fusion: SkipFusion) -> None:
         if path == self.current_path and fusion.variant == self.variant:
-            self.fusion = fusion
+            self.state.set_fusion(fusion)
+
+    def _fusion_changed(self, fusion: SkipFusion | None) -> None:
+        if fusion is not None:
             self.skips.show_fusion(fusion)
             if self.view == "skips":
                 self.rendered.emit()
@@ -298,6 +435,9 @@ class MainWindow(CorrectingMixin, QMainWindow):
             return
         if self.service.folder_running:
             self.statusBar().showMessage("The images are already being segmented.", 5000)
+            return
+        if self.service.engine is None:
+            self.show_error("No model is loaded.")
             return
         self.tasks.start(FOLDER_TASK, self.service.cancel_folder).progress(0, len(self.files.paths))
         self.service.run_folder(list(self.files.paths))
@@ -311,45 +451,48 @@ class MainWindow(CorrectingMixin, QMainWindow):
         msg = "Cancelled." if ok < 0 else f"Segmented {ok} images" + (f"; {bad} could not be read." if bad else ".")
         self.statusBar().showMessage(msg, 8000)
 
-    def _take_tool_follows_variant(self) -> None:
-        """"Take variant here" copies the chosen variant, and its menu entry says which."""
-        self.editor.state.source_variant = self.variant
-        self.actions.tools["take_variant"].setText(f"&Take FCN-{self.variant} here")
-
     # display -----------------------------------------------------------------------------------
     def set_variant(self, variant: str) -> None:
-        if self.meta is None or variant not in self.meta.variant_names:
-            return
-        self.variant = variant
-        self._take_tool_follows_variant()
+        self.state.set_variant(variant)
+
+    def _variant_changed(self, variant: str) -> None:
         self.actions.variants[variant].setChecked(True)
-        if self.fusion is not None and self.fusion.variant != variant:
-            self.fusion = None
         self._render()
 
     def _set_view(self, view: str) -> None:
-        self.view = view
+        self.state.set_view(view)
+
+    def _view_changed(self, view: str) -> None:
         self.actions.views[view].setChecked(True)
         self.stack.setCurrentIndex(VIEWS.index(view))
         self._render()
 
     def _set_display(self, **changes) -> None:
-        new = replace(self.display, **changes)
-        if new != self.display:
-            self.display = new
-            self._render()
+        self.state.set_display(replace(self.display, **changes))
+
+    def set_editing(self, on: bool) -> None:
+        self.state.set_editing(on)
 
     def _render(self) -> None:
-        r = self.result
-        if r is None or self.meta is None:
+        r, meta = self.result, self.meta
+        labels_mode = self.display.mode == "labels"
+        self.legend.setVisible(labels_mode)
+        self.legend_title.setVisible(labels_mode)
+        if r is None or meta is None:
             return
-        n = self.meta.n_class
+        n = meta.n_class
         self.legend.set_fractions(r.class_fractions(self.variant, n))
-        if self.view == "single" and self.editing and self.editor.doc is not None and self.editor.path == r.path:
+        if self.view == "single":
             self.single.show_result(r, self.variant, self.palette, self.display, n)
-            self.single.show_labels(self.editor.doc.labels, self.palette, replace(self.display, mode="labels"))
-        elif self.view == "single":
-            self.single.show_result(r, self.variant, self.palette, self.display, n)
+            if self.editing:
+                self.corrections.show_labels()
+            else:
+                saved = self.saved_labels.get(r.path, self.editor.workspace(r.path), r.image.shape[:2], meta.classes) \
+                    if self.actions.plain["show_corrections"].isChecked() and labels_mode else None
+                self.single.show_labels(saved, self.palette, self.display)
+                if saved is not None:
+                    self.statusBar().showMessage(f"Showing your saved corrections of {r.path.name} "
+                                                 "(L shows the prediction).", 6000)
         elif self.view == "compare":
             self.compare.show_result(r, self.palette, self.display, n)
         else:
@@ -377,29 +520,52 @@ class MainWindow(CorrectingMixin, QMainWindow):
         if px is None or self.meta is None or r is None:
             self.position_label.setText("")
             return
-        doc = self.editor.doc if self.editing and self.editor.path == r.path else None
+        doc = self.editor.doc if self.corrections.editing_current else None
         self.position_label.setText(pixel_readout(r.image, r.predictions[self.variant], self.meta, *px, doc))
 
+    def _history_changed(self) -> None:
+        s = self.editor.session
+        follow_history(self.undo_action, self.redo_action, s.undo_name(), s.redo_name())
+
+    # the correction workflow, as scripts and tests call it ---------------------------------------
+    def export_to(self, out: Path, only_verified: bool = False, overwrite: bool = False):
+        from .export_dialog import ExportRequest
+
+        return self.corrections.export(ExportRequest(Path(out), overwrite, 0.2, only_verified))
+
+    def finetune(self, iterations: int = 100):
+        return self.corrections.finetune(iterations)
+
+    def set_workspace(self, folder: Path | None) -> None:
+        self.corrections.set_workspace(folder)
+
     # messages, dialogs, settings ---------------------------------------------------------------
-    def show_error(self, message: str) -> None:
-        """Tell the user without blocking the event loop; the window keeps its state."""
-        self.last_error = message
-        self.model_label.setText(self.model_label.text().replace("Loading model…", "No model loaded"))
-        self.statusBar().showMessage(message, 10000)
-        box = QMessageBox(QMessageBox.Icon.Warning, "FCN Workbench", message, parent=self)
+    def _message(self, icon: QMessageBox.Icon, title: str, text: str) -> QMessageBox:
+        box = QMessageBox(icon, title, text, parent=self)
         box.setModal(False)
         box.show()
         self._messages = [m for m in self._messages if m.isVisible()] + [box]
+        return box
+
+    def show_error(self, message: str) -> None:
+        """Tell the user without blocking the event loop; the window keeps its state."""
+        self.last_error = message
+        self.statusBar().showMessage(message, 10000)
+        self._message(QMessageBox.Icon.Warning, "FCN Workbench", message)
 
     def _open_dialog(self) -> None:
-        files, _ = QFileDialog.getOpenFileNames(self, "Open images", "", "Images (*.jpg *.jpeg *.png *.bmp *.tif *.tiff *.webp *.gif);;All files (*)")
+        files, _ = QFileDialog.getOpenFileNames(self, "Open images", self._start_folder(),
+                                                "Images (*.jpg *.jpeg *.png *.bmp *.tif *.tiff *.webp *.gif);;All files (*)")
         if files:
             self.open_paths([Path(f) for f in files])
 
     def _open_folder_dialog(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Open folder")
+        folder = QFileDialog.getExistingDirectory(self, "Open folder", self._start_folder())
         if folder:
             self.open_paths([Path(folder)])
+
+    def _start_folder(self) -> str:
+        return str(self.current_path.parent) if self.current_path is not None else ""
 
     def _load_weights_dialog(self) -> None:
         files, _ = QFileDialog.getOpenFileNames(self, "Load weights (up to three public nets form one bundle)", "",
@@ -408,9 +574,15 @@ class MainWindow(CorrectingMixin, QMainWindow):
             self.load_model([Path(f) for f in files], self.actions.plain["at_once"].isChecked())
 
     def _remember(self, paths: list[Path]) -> None:
-        recent = [str(p) for p in paths[:1]] + [r for r in self.recent() if r not in {str(p) for p in paths[:1]}]
-        self.settings.setValue(RECENT_KEY, recent[:MAX_RECENT])
+        first = str(paths[0])
+        self.settings.setValue(RECENT_KEY, ([first] + [r for r in self.recent() if r != first])[:MAX_RECENT])
         self._refresh_recent()
+
+    def _forget_recent(self, path: Path) -> None:
+        recent = [r for r in self.recent() if r != str(path)]
+        if recent != self.recent():
+            self.settings.setValue(RECENT_KEY, recent)
+            self._refresh_recent()
 
     def recent(self) -> list[str]:
         value = self.settings.value(RECENT_KEY, [])
@@ -441,5 +613,7 @@ class MainWindow(CorrectingMixin, QMainWindow):
             event.ignore()
             return
         self.service.cancel_folder()
-        self.service.runner.wait(5000)
+        self.service.cancel_open()
+        self.files.cancel_thumbnails()
+        self.service.runner.wait(QUIT_WAIT_MS)
         super().closeEvent(event)

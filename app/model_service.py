@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
@@ -35,7 +36,12 @@ class ModelService(QObject):
     """Owns the engine and a small cache of analysed images; all heavy work goes through ``runner``."""
 
     modelChanged = Signal(object)           # ModelMeta
+    modelFailed = Signal(str)               # why the weights could not be loaded (the old model stays)
+    imageShown = Signal(object, object)     # Path, H×W×3 image: read, labels still to come
+    imageProgress = Signal(object, int, int)  # Path, tiles done, tiles in all (big images only)
     imageReady = Signal(object)             # ImageResult
+    imageFailed = Signal(object, str)       # Path, why it could not be opened
+    imageCancelled = Signal(object)         # Path
     fusionReady = Signal(object, object)    # Path, SkipFusion
     failed = Signal(str)
     notice = Signal(str)                    # the engine changed course (out of memory: tiles, CPU)
@@ -51,6 +57,7 @@ class ModelService(QObject):
         self.engine: Engine | None = None
         self._analyses: OrderedDict[tuple[int, Path], ImageCache] = OrderedDict()  # (id(engine), path)
         self._folder_job: JobContext | None = None
+        self._open_job: tuple[Path, JobContext] | None = None
         self.weights: list[Path] = []
         self.at_once = False
 
@@ -72,7 +79,7 @@ class ModelService(QObject):
             self._analyses.clear()
             self.modelChanged.emit(engine.meta)
 
-        self.runner.submit(job, done, lambda msg: self.failed.emit(f"Could not load the model: {msg}"))
+        self.runner.submit(job, done, self.modelFailed.emit)
 
     def set_device(self, device: str) -> None:
         """Reload the current weights on another device."""
@@ -80,13 +87,17 @@ class ModelService(QObject):
             self.load_model(self.weights, device, self.at_once)
 
     # images ----------------------------------------------------------------------------------
-    def _analysis(self, path: Path, engine: Engine) -> ImageCache:
-        """The cache of ``path`` by ``engine`` (a job keeps the engine it was queued with)."""
+    def _analysis(self, path: Path, engine: Engine, shown: Callable[[np.ndarray], None] | None = None) -> ImageCache:
+        """The cache of ``path`` by ``engine`` (a job keeps the engine it was queued with); ``shown`` gets the
+        image as soon as it is read."""
         key = (id(engine), path)
         if key in self._analyses:
             self._analyses.move_to_end(key)
             return self._analyses[key]
-        analysis = engine.cache_for(read_image(path))
+        image = read_image(path)
+        if shown is not None:
+            shown(image)
+        analysis = engine.cache_for(image)
         self._analyses[key] = analysis
         while len(self._analyses) > self.CACHE_SIZE:
             self._analyses.popitem(last=False)
@@ -100,16 +111,22 @@ class ModelService(QObject):
         return ImageResult(Path(path), a.image, dict(a.predictions))
 
     def open_image(self, path: Path) -> None:
-        """Analyse one image (all variants); emits imageReady or failed."""
+        """Read and segment one image (all variants): ``imageShown`` as soon as it is read, ``imageProgress``
+        per tile on big images, then ``imageReady`` (or ``imageFailed``). Opening another image cancels this
+        one's segmentation if it is still running."""
         if self.engine is None:
             self.failed.emit("No model is loaded.")
             return
+        self.cancel_open()
         engine = self.engine
         path = Path(path)
 
         def job(ctx: JobContext) -> ImageResult:
-            analysis = self._analysis(path, engine)
-            result = ImageResult(path, analysis.image, engine.predict(analysis))
+            ctx.check()
+            analysis = self._analysis(path, engine, lambda image: ctx.emit(self.imageShown, path, image))
+            preds = engine.predict(analysis, progress=lambda done, total: (
+                ctx.emit(self.imageProgress, path, done, total), ctx.check()))
+            result = ImageResult(path, analysis.image, preds)
             for variant in result.predictions:
                 result.class_fractions(variant, engine.meta.n_class)
             return result
@@ -119,8 +136,26 @@ class ModelService(QObject):
             for pred in reversed(list(analysis.predictions.values()) if analysis else []):  # finest first
                 pred.materialize()
 
-        self.runner.submit(job, self.imageReady.emit, lambda msg: self.failed.emit(msg))
+        def ended() -> None:
+            if self._open_job is not None and self._open_job[1] is ctx:
+                self._open_job = None
+
+        ctx = self.runner.submit(job, lambda r: (ended(), self.imageReady.emit(r)),
+                                 lambda msg: (ended(), self.imageFailed.emit(path, msg)),
+                                 on_cancel=lambda: (ended(), self.imageCancelled.emit(path)))
+        self._open_job = (path, ctx)
         self.runner.submit(summaries)
+
+    @property
+    def opening(self) -> Path | None:
+        """The image being read or segmented now, if any."""
+        return self._open_job[0] if self._open_job is not None else None
+
+    def cancel_open(self) -> None:
+        """Stop segmenting the image being opened (at its next tile)."""
+        if self._open_job is not None:
+            self._open_job[1].cancel()
+            self._open_job = None
 
     def request_fusion(self, path: Path, variant: str) -> None:
         """Skip-fusion steps of one variant on an opened image; emits fusionReady."""

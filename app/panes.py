@@ -42,6 +42,23 @@ class PaintableImageItem(pg.ImageItem):
         self.handler.release()
 
 
+class PaneTitle(pg.LabelItem):
+    """A pane's title that never widens its column: a title longer than the pane is cut at its edge."""
+
+    def __init__(self, text: str, **opts) -> None:
+        super().__init__(text, **opts)
+        self.setFlag(self.GraphicsItemFlag.ItemClipsChildrenToShape, True)
+        self.setToolTip(text)
+
+    def updateMin(self) -> None:  # noqa: N802 - pyqtgraph naming
+        height = self.itemRect().height()
+        self.setMinimumWidth(0)
+        self.setMinimumHeight(height)
+        self._sizeHint = {Qt.SizeHint.MinimumSize: (0, height), Qt.SizeHint.PreferredSize: (0, height),
+                          Qt.SizeHint.MaximumSize: (-1, -1), Qt.SizeHint.MinimumDescent: (0, 0)}
+        self.updateGeometry()
+
+
 class ImagePane(pg.ViewBox):
     """Image below, RGBA overlay above, in image pixel coordinates (y down, aspect locked)."""
 
@@ -125,9 +142,9 @@ class PaneGrid(pg.GraphicsLayoutWidget):
         self.panes: list[ImagePane] = []
         self.scene().sigMouseMoved.connect(self._mouse_moved)
 
-    def add_pane(self, pane: ImagePane, row: int = 0, col: int = 0, title: str = "") -> ImagePane:
+    def add_pane(self, pane: ImagePane, row: int = 0, col: int = 0, title: str = "", size: str = "10pt") -> ImagePane:
         if title:
-            self.addLabel(title, row=2 * row, col=col, color="#e8eaed", size="10pt")
+            self.addItem(PaneTitle(title, color="#e8eaed", size=size), row=2 * row, col=col)
             self.ci.layout.setRowMaximumHeight(2 * row, 22)
         self.addItem(pane, row=2 * row + 1, col=col)
         if self.panes and self.link:
@@ -135,6 +152,14 @@ class PaneGrid(pg.GraphicsLayoutWidget):
             pane.setYLink(self.panes[0])
         self.panes.append(pane)
         return pane
+
+    def equal_columns(self, columns: int) -> None:
+        """Give the first ``columns`` columns the same width (linked panes then show the same range)."""
+        layout = self.ci.layout
+        for c in range(columns):
+            layout.setColumnStretchFactor(c, 1)
+            layout.setColumnPreferredWidth(c, 10)
+            layout.setColumnMinimumWidth(c, 10)
 
     def fit_all(self) -> None:
         for pane in self.panes[: 1 if self.link else None]:

@@ -9,7 +9,7 @@ from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QPainterPath, QPolygonF
 from PySide6.QtWidgets import QGraphicsEllipseItem, QGraphicsPathItem
 
-from .display import DisplaySettings, label_overlay_lut, overlay_for
+from .display import SCALE_LABELS, UNSURE_COLORMAP, DisplaySettings, label_overlay_lut, overlay_for
 from .label_layer import LabelLayer
 from .panes import ImagePane, PaneGrid
 
@@ -33,6 +33,21 @@ class SingleView(PaneGrid):
         self.layer.setFlag(self.layer.GraphicsItemFlag.ItemUsesExtendedStyleOption, True)
         self.layer.setVisible(False)
         self.pane.addItem(self.layer)
+        # confidence and entropy are drawn through a colour map: its scale stands beside the image
+        self.scale = pg.ColorBarItem(values=(0, 1), colorMap=UNSURE_COLORMAP, interactive=False, width=18)
+        self.scale_mode: str | None = None
+
+    def show_scale(self, mode: str) -> None:
+        """Show the colour scale of ``mode`` beside the image (none for class labels)."""
+        wanted = SCALE_LABELS.get(mode)
+        if wanted == self.scale_mode:
+            return
+        if self.scale_mode is not None:
+            self.ci.removeItem(self.scale)
+        self.scale_mode = wanted
+        if wanted is not None:
+            self.scale.getAxis("left").setLabel(wanted)
+            self.addItem(self.scale, row=1, col=1)
 
     def show_result(self, result, variant: str, palette: np.ndarray, settings: DisplaySettings, n_class: int) -> None:
         if result is None:
@@ -45,6 +60,7 @@ class SingleView(PaneGrid):
         self.set_overlay(result.predictions[variant], palette, settings, n_class)
 
     def set_overlay(self, pred, palette, settings: DisplaySettings, n_class: int) -> None:
+        self.show_scale(settings.mode)
         self._show_indexed(*overlay_for(pred, palette, settings, n_class))
 
     def show_labels(self, labels: np.ndarray | None, palette: np.ndarray, settings: DisplaySettings) -> None:

@@ -16,12 +16,14 @@ from fcn_core import ScoreMap, SkipFusion
 
 from .panes import ImagePane, PaneGrid
 
-LAYOUT: tuple[tuple[tuple[str, str], ...], ...] = (
-    (("score_fr", "conv7 scores (stride 32)"), ("score_pool4c", "pool4 scores (stride 16)"),
-     ("score_pool3c", "pool3 scores (stride 8)"), ("final", "final scores")),
-    (("upscore2", "upscore2 (conv7 ×2)"), ("fuse_pool4", "fuse_pool4"), ("upscore_pool4", "upscore_pool4 (×2)"),
-     ("fuse_pool3", "fuse_pool3")),
-    (("c:conv7", "conv7 contributes"), ("c:pool4", "pool4 adds"), ("c:pool3", "pool3 adds"), ("c:sum", "sum of the three")),
+# (map, pane title, name in the readout); titles are short so that four columns fit a 1024×700 window
+LAYOUT: tuple[tuple[tuple[str, str, str], ...], ...] = (
+    (("score_fr", "conv7 · stride 32", "conv7 scores"), ("score_pool4c", "pool4 · stride 16", "pool4 scores"),
+     ("score_pool3c", "pool3 · stride 8", "pool3 scores"), ("final", "final scores", "final")),
+    (("upscore2", "upscore2 (conv7 ×2)", "upscore2"), ("fuse_pool4", "fuse_pool4", "fuse_pool4"),
+     ("upscore_pool4", "upscore_pool4", "upscore_pool4"), ("fuse_pool3", "fuse_pool3", "fuse_pool3")),
+    (("c:conv7", "conv7 part", "conv7 part"), ("c:pool4", "pool4 part", "pool4 part"),
+     ("c:pool3", "pool3 part", "pool3 part"), ("c:sum", "sum of parts", "sum")),
 )
 COLORMAP = pg.colormap.get("CET-D1")
 
@@ -38,7 +40,17 @@ def cell_value(m: ScoreMap, cls: int, x: float, y: float) -> float | None:
     return None
 
 
+VARIANT_NOTES = {
+    "32s": "FCN-32s has no skip connections: its final scores are conv7's, upsampled ×32. "
+           "Pick FCN-16s or FCN-8s to see pool4 and pool3 join in.",
+    "16s": "FCN-16s fuses pool4 only; FCN-8s also adds pool3.",
+}
+TITLE_PT = "8pt"  # small titles so that four columns and the colour bar fit a 1024×700 window
+
+
 class SkipView(QWidget):
+    """Shows the panels the variant has (the others are left out, with a note saying why)."""
+
     classChanged = Signal(int)
 
     def __init__(self, parent=None) -> None:
@@ -46,6 +58,10 @@ class SkipView(QWidget):
         self.class_box = QComboBox()
         self.class_box.currentIndexChanged.connect(self._class_changed)
         self.title = QLabel()
+        self.title.setWordWrap(True)
+        self.note = QLabel()
+        self.note.setWordWrap(True)
+        self.note.setVisible(False)
         self.readout = QLabel("Hover a map to read its values.")
         self.readout.setWordWrap(True)
         top = QHBoxLayout()
@@ -53,23 +69,43 @@ class SkipView(QWidget):
         top.addWidget(self.class_box)
         top.addWidget(self.title, 1)
         self.grid = PaneGrid(self, link=False)
+        self.grid.setMinimumSize(200, 150)
         self.grid.hovered.connect(self._hovered)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(top)
+        layout.addWidget(self.note)
         layout.addWidget(self.grid, 1)
         layout.addWidget(self.readout)
         self.items: dict[str, pg.ImageItem] = {}
+        self.panes: dict[str, ImagePane] = {}
         self.maps: dict[str, ScoreMap] = {}
-        for r, row in enumerate(LAYOUT):
-            for c, (name, title) in enumerate(row):
-                pane = self.grid.add_pane(ImagePane(name), r, c, title)
-                self.items[name] = pane.image_item
         self.colorbar = pg.ColorBarItem(values=(-1, 1), colorMap=COLORMAP, interactive=False, label="class score")
-        self.colorbar.setImageItem(list(self.items.values()))
-        self.grid.addItem(self.colorbar, row=0, col=4, rowspan=6)
+        self.shown: tuple[str, ...] = ()
+        self._build(tuple(name for row in LAYOUT for name, _, _ in row))
         self.fusion: SkipFusion | None = None
         self.levels = 1.0
+        self._hover: tuple[float, float] | None = None
+
+    def _build(self, names: tuple[str, ...]) -> None:
+        """Lay out the panels in ``names`` (in LAYOUT's order, rows without any left out) and the colour bar."""
+        if names == self.shown:
+            return
+        self.shown = names
+        self.grid.clear()
+        self.grid.panes = []
+        self.items, self.panes = {}, {}
+        rows = [[(n, t) for n, t, _ in row if n in names] for row in LAYOUT]
+        rows = [row for row in rows if row]
+        columns = max((len(row) for row in rows), default=1)
+        for r, row in enumerate(rows):
+            for c, (name, title) in enumerate(row):
+                pane = self.grid.add_pane(ImagePane(name), r, c, title, size=TITLE_PT)
+                self.items[name] = pane.image_item
+                self.panes[name] = pane
+        self.grid.equal_columns(columns)
+        self.colorbar.setImageItem(list(self.items.values()))
+        self.grid.addItem(self.colorbar, row=0, col=columns, rowspan=2 * len(rows))
 
     @property
     def current_class(self) -> int:
@@ -100,6 +136,7 @@ class SkipView(QWidget):
             for item in self.items.values():
                 item.clear()
             self.title.setText("")
+            self.readout.setText("Hover a map to read its values.")
             return
         cls = self.current_class
         final = f.steps["final"]
@@ -108,13 +145,14 @@ class SkipView(QWidget):
             maps[f"c:{name}"] = ScoreMap(f"c:{name}", 1, values)
         maps["c:sum"] = ScoreMap("c:sum", 1, sum(f.contributions.values()))
         self.maps = maps
+        self._build(tuple(name for row in LAYOUT for name, _, _ in row if name in maps))
+        note = VARIANT_NOTES.get(f.variant, "")
+        self.note.setText(note)
+        self.note.setVisible(bool(note))
         shown = [m.values[cls] for m in maps.values()]
         self.levels = float(max(1e-6, max(np.percentile(np.abs(v), 99.5) for v in shown)))
         for name, item in self.items.items():
-            m = maps.get(name)
-            if m is None:
-                item.clear()
-                continue
+            m = maps[name]
             item.setImage(np.ascontiguousarray(m.values[cls], dtype=np.float32), autoLevels=False,
                           levels=(-self.levels, self.levels))
             item.setRect(QRectF(*m.extent()))
@@ -123,18 +161,27 @@ class SkipView(QWidget):
             pane.image_shape = (h, w)
         self.colorbar.setLevels((-self.levels, self.levels))
         err = float(np.abs(maps["c:sum"].values - final.values).max())
-        self.title.setText(f"FCN-{f.variant}: contributions sum to the final scores (max difference {err:.2g})")
+        name = self.class_box.currentText()
+        self.title.setText(f"FCN-{f.variant}, class “{name}”: contributions sum to the final scores "
+                           f"(max difference {err:.2g})")
         self.grid.fit_all()
+        self._read(self._hover)  # the readout follows the class and the image, not only the mouse
 
     def _hovered(self, pos) -> None:
+        if pos is not None:
+            self._hover = pos
+            self._read(pos)
+
+    def _read(self, pos) -> None:
         if pos is None or not self.maps:
             return
         cls = self.current_class
         parts = []
         for row in LAYOUT:
-            for name, title in row:
+            for name, _title, read_name in row:
                 m = self.maps.get(name)
                 v = cell_value(m, cls, *pos) if m is not None else None
                 if v is not None:
-                    parts.append(f"{title.split(' (')[0]}: {v:+.3f}")
-        self.readout.setText(f"x {pos[0]:.0f}, y {pos[1]:.0f} — " + "   ".join(parts))
+                    parts.append(f"{read_name}: {v:+.3f}")
+        self.readout.setText(f"“{self.class_box.currentText()}” at x {pos[0]:.0f}, y {pos[1]:.0f} — "
+                             + "   ".join(parts))

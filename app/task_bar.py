@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QHBoxLayout, QProgressBar, QPushButton, QWidget
 
 FOLDER_TASK = "segmenting"  # the window's task names (what each progress bar says until its first report)
 EXPORT_TASK = "exporting"
+OPEN_TASK = "opening"  # reading and segmenting the image just chosen
 
 
 class TaskRow(QWidget):

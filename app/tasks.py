@@ -9,6 +9,7 @@ from typing import Any, Callable
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
 from fcn_core import one_line
+from fcn_core.cli import debugging
 
 
 class Cancelled(Exception):
@@ -25,6 +26,11 @@ class JobContext:
     def progress(self, done: int, total: int, text: str = "") -> None:
         self._signals.progress.emit(done, total, text)
         self.check()
+
+    def emit(self, signal, *args) -> None:
+        """Emit ``signal`` from the job's thread (delivered on the GUI thread), unless the job was cancelled."""
+        if not self._cancel.is_set():
+            signal.emit(*args)
 
     def check(self) -> None:
         if self._cancel.is_set():
@@ -57,7 +63,8 @@ class _Job(QRunnable):
         except Cancelled:
             self.signals.cancelled.emit()
         except Exception as e:  # noqa: BLE001 - every failure becomes a message, never a crash
-            traceback.print_exc()
+            if debugging():  # --debug / FCN_WORKBENCH_DEBUG=1; otherwise the message says it all
+                traceback.print_exc()
             self.signals.failed.emit(one_line(e))
         else:
             self.signals.done.emit(result)

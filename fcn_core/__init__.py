@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 # public name → the module that defines it
 _HOMES: dict[str, str] = {
-    "DEMO_MODEL": "paths", "SAMPLES": "paths",
+    "DEMO_MODEL": "paths", "SAMPLES": "paths", "RESOURCES": "paths",
     "one_line": "messages",
     "VARIANTS": "model.metadata", "ModelMeta": "model.metadata", "VariantSpec": "model.metadata", "voc_meta": "model.metadata",
     "Origin": "model.provenance", "Provenance": "model.provenance",
@@ -29,9 +29,13 @@ _HOMES: dict[str, str] = {
     "DEVICE_CHOICES": "inference.device_choices",
     "tune_process": "inference.device",
     "LabelDocument": "labels.document", "class_fractions": "labels.class_shares",
+    "ClassMismatch": "labels.class_mapping", "map_labels": "labels.class_mapping",
     "ImageReadError": "storage.image_io", "expand_image_paths": "storage.image_io", "is_image_path": "storage.image_io",
     "read_image": "storage.image_io", "read_label_png": "storage.image_io", "write_label_png": "storage.image_io",
-    "Workspace": "storage.workspace",
+    "read_thumbnail": "storage.image_io",
+    "Workspace": "storage.workspace", "SavedLabels": "storage.workspace",
+    "export_dataset": "storage.export", "DATASET_ENTRIES": "storage.export",
+    "probe_image": "storage.image_io",
     "make_scene": "data.scenes",
 }
 
@@ -57,6 +61,7 @@ if TYPE_CHECKING:  # what type checkers and editors see
     from .inference.device_choices import DEVICE_CHOICES
     from .inference.engine import Engine, ImageCache
     from .inference.results import Prediction, ScoreMap, SkipFusion
+    from .labels.class_mapping import ClassMismatch, map_labels
     from .labels.class_shares import class_fractions
     from .labels.document import LabelDocument
     from .messages import one_line
@@ -66,8 +71,10 @@ if TYPE_CHECKING:  # what type checkers and editors see
     from .model.palette import VOID, full_palette, voc_colormap
     from .model.preprocessing import Preprocessing
     from .model.provenance import Origin, Provenance
-    from .paths import DEMO_MODEL, SAMPLES
-    from .storage.image_io import (ImageReadError, expand_image_paths, is_image_path, read_image, read_label_png,
+    from .paths import DEMO_MODEL, RESOURCES, SAMPLES
+    from .storage.export import DATASET_ENTRIES, export_dataset
+    from .storage.image_io import (ImageReadError, expand_image_paths, is_image_path, probe_image, read_image,
+                                   read_label_png, read_thumbnail,
                                    write_label_png)
-    from .storage.workspace import Workspace
+    from .storage.workspace import SavedLabels, Workspace
     from .weights import WeightsError, describe_weights, load_bundle, load_checkpoint, save_checkpoint

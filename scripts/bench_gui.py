@@ -222,7 +222,6 @@ def measure(sizes: list[int], iters: int, weights: list[Path] | None = None, wor
             row["brush_dab"] = _summary(bench_brush(app, w, probe, iters))
             w.editor.save()  # now, untimed, not from the autosave timer during the next measurement
             row["opacity_edit"] = _summary(bench_opacity(app, w, probe, iters, edit=True))
-            w.editor.undo_stack.clear()
             w.set_editing(False)
             rows.append(row)
     finally:

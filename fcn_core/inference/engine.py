@@ -49,6 +49,9 @@ class ImageCache:
         self.features.clear()
 
 
+Progress = Callable[[int, int], None]
+
+
 def _check_image(image: np.ndarray) -> None:
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise ValueError(f"expected an H×W×3 uint8 RGB image, got {image.dtype} {image.shape}")
@@ -165,13 +168,18 @@ class Engine:
         return {v: Prediction(v, _to_numpy(_labels(s[0])), _to_numpy(s[0]))
                 for v, s in self._scores(variants, lambda b: self._cached_features(cache, b))}
 
-    def _tiled(self, image: np.ndarray, variants: Sequence[str], core: int) -> dict[str, Prediction]:
-        """Every variant in ``variants`` by tiles: each backbone runs once per tile."""
+    def _tiled(self, image: np.ndarray, variants: Sequence[str], core: int,
+               progress: Progress | None = None) -> dict[str, Prediction]:
+        """Every variant in ``variants`` by tiles: each backbone runs once per tile; ``progress(done, total)``
+        after each tile (raising from it stops the run)."""
         h, w = image.shape[:2]
         n = self.meta.n_class
         scores = {v: np.empty((n, h, w), np.float16) for v in variants}
         labels = {v: np.empty((h, w), np.uint8) for v in variants}
-        for tile in plan_tiles(h, w, core, DEFAULT_MARGIN):
+        tiles = plan_tiles(h, w, core, DEFAULT_MARGIN)
+        if progress is not None:
+            progress(0, len(tiles))
+        for i, tile in enumerate(tiles):
             wy0, wy1, wx0, wx1 = tile.window
             y0, y1, x0, x1 = tile.core
             ys, xs = tile.core_in_window()
@@ -181,15 +189,18 @@ class Engine:
                 scores[v][:, y0:y1, x0:x1] = s.to(torch.float16).cpu().numpy()
                 labels[v][y0:y1, x0:x1] = _to_numpy(_labels(s))
             del x
+            if progress is not None:
+                progress(i + 1, len(tiles))
         return {v: Prediction(v, labels[v], scores[v]) for v in variants}
 
-    def _compute(self, cache: ImageCache, variants: Sequence[str]) -> dict[str, Prediction]:
+    def _compute(self, cache: ImageCache, variants: Sequence[str], progress: Progress | None = None
+                 ) -> dict[str, Prediction]:
         """Whole image within the pixel budget, tiles above it; on OOM smaller tiles, then the CPU."""
         h, w = cache.size
         tile = None if h * w <= self.max_pixels else min(self.tile, self._tile_after_oom or self.tile)
         while True:
             try:
-                return self._whole(cache, variants) if tile is None else self._tiled(cache.image, variants, tile)
+                return self._whole(cache, variants) if tile is None else self._tiled(cache.image, variants, tile, progress)
             except torch.OutOfMemoryError:
                 pass  # leave the except block first: its traceback holds the failed attempt's tensors
             cache.release_features()
@@ -217,14 +228,16 @@ class Engine:
         return self._cpu_engine
 
     # -- public API -------------------------------------------------------------------------------
-    def predict(self, cache: ImageCache, variants: Sequence[str] | None = None) -> dict[str, Prediction]:
+    def predict(self, cache: ImageCache, variants: Sequence[str] | None = None,
+                progress: Progress | None = None) -> dict[str, Prediction]:
         """Labels and scores of ``variants`` (default: all) on a cached image, computing only what is missing;
-        each backbone runs once (once per tile for large images). Confidence and entropy come on first use."""
+        each backbone runs once (once per tile for large images). Confidence and entropy come on first use.
+        ``progress(done, total)`` reports tiles on images run in tiles (raising from it stops the run)."""
         variants = self._check_variants(variants)
         with self._lock, torch.inference_mode():
             missing = [v for v in variants if v not in cache.predictions]
             if missing:
-                cache.predictions.update(self._compute(cache, missing))
+                cache.predictions.update(self._compute(cache, missing, progress))
             return {v: cache.predictions[v] for v in variants}
 
     def predict_batch(self, images: Sequence[np.ndarray], variants: Sequence[str] | None = None) -> list[dict[str, Prediction]]:

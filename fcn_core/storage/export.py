@@ -7,22 +7,26 @@ partial or temporary files, and the same export can simply be run again.
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import cv2
 import numpy as np
+from PIL import Image
 
 from ..model.palette import VOID, full_palette
 from .atomic import atomic_write_bytes
-from .image_io import is_image_path, read_image, read_label_png, write_label_png, write_mask_png
+from .image_io import (ImageReadError, _exif_orientation, decode_image, is_image_path, read_label_png,
+                       write_label_png, write_mask_png)
 from .staging import staged_folder
 from .voc_layout import CLASSES_FILE, VOCLayout
 from .workspace import WORKSPACE_DIR, Workspace
 
 VERIFIED_DIR = "SegmentationVerified"
 ENTRIES = ("JPEGImages", "SegmentationClass", VERIFIED_DIR, "ImageSets/Segmentation", CLASSES_FILE)  # what an export owns
+DATASET_ENTRIES = tuple(dict.fromkeys(e.split("/")[0] for e in ENTRIES))  # the names an export puts in its folder
 
 
 # Labels for an image that has no corrections (``--predict-missing``): H×W×3 uint8 RGB → H×W uint8 classes.
@@ -96,6 +100,31 @@ def _check(cancel: Callable[[], bool] | None) -> None:
         raise ExportCancelled("the export was cancelled; nothing was written")
 
 
+def _read_source(path: Path) -> tuple[bytes, np.ndarray]:
+    """An image file's bytes and its pixels as :func:`~.image_io.read_image` gives them (one read)."""
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise ImageReadError(f"{path} cannot be read: {e.strerror or e}") from None
+    return data, decode_image(data, path.name)
+
+
+def _jpeg_as_is(data: bytes, image: np.ndarray) -> bool:
+    """Whether the source's own JPEG bytes show exactly the pixels the labels were drawn on.
+
+    Only an RGB or grey JPEG without an EXIF rotation qualifies: with a rotation (2 to 8) the
+    labels fit the displayed pixels, which dataset readers that ignore EXIF would not show, so such a file is
+    re-encoded upright instead (lossy, but aligned); CMYK and other modes decode differently from tool to tool.
+    """
+    if data[:3] != b"\xff\xd8\xff" or _exif_orientation(data) in range(2, 9):
+        return False
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            return im.format == "JPEG" and im.mode in ("RGB", "L") and im.size == (image.shape[1], image.shape[0])
+    except Exception:  # noqa: BLE001 - OpenCV read what Pillow cannot: re-encode it
+        return False
+
+
 def _write(root: Path, images: list[Path], ws: Workspace, classes: tuple[str, ...], colors, val_fraction: float,
            seed: int, predict: LabelFn | None, only_verified: bool, progress: Callable[[int, int], None] | None,
            cancel: Callable[[], bool] | None) -> ExportSummary:
@@ -110,10 +139,11 @@ def _write(root: Path, images: list[Path], ws: Workspace, classes: tuple[str, ..
         if progress:
             progress(i, len(images))
         _check(cancel)
-        image = read_image(path)
-        saved = ws.load(path, image.shape[:2], len(classes))
+        data, image = _read_source(path)
+        # by name: labels saved under another model's classes are renumbered, or refused (ClassMismatch)
+        saved = ws.load_labels(path, image.shape[:2], tuple(classes))
         if saved is not None:
-            labels, verified = saved
+            labels, verified = saved.labels, saved.verified
             corrected += 1
         elif predict is not None:
             labels, verified = predict(image), np.zeros(image.shape[:2], bool)
@@ -123,10 +153,14 @@ def _write(root: Path, images: list[Path], ws: Workspace, classes: tuple[str, ..
         if only_verified:
             labels = np.where(verified, labels, VOID).astype(np.uint8)
         item = path.stem if path.stem not in ids else f"{path.stem}_{i}"
-        ok, jpg = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 95])
-        if not ok:
-            raise OSError(f"could not encode {path.name} as JPEG")
-        atomic_write_bytes(layout.images / f"{item}.jpg", jpg.tobytes())
+        if _jpeg_as_is(data, image):
+            jpg = data  # a JPEG already: its bytes unchanged, not a second lossy generation
+        else:
+            ok, encoded = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 95])
+            if not ok:
+                raise OSError(f"could not encode {path.name} as JPEG")
+            jpg = encoded.tobytes()
+        atomic_write_bytes(layout.images / f"{item}.jpg", jpg)
         write_label_png(layout.labels / f"{item}.png", labels, palette)
         write_mask_png(root / VERIFIED_DIR / f"{item}.png", verified)
         ids.append(item)

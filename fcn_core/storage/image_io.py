@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import stat
 import warnings
 from pathlib import Path
 
@@ -117,6 +118,53 @@ def read_image(path: str | Path) -> np.ndarray:
     return decode_image(data, path.name)
 
 
+_REDUCED = ((8, cv2.IMREAD_REDUCED_COLOR_8), (4, cv2.IMREAD_REDUCED_COLOR_4), (2, cv2.IMREAD_REDUCED_COLOR_2))
+
+
+def read_thumbnail(path: str | Path, size: int) -> np.ndarray:
+    """A small H×W×3 uint8 RGB copy of an image file, longest side ≤ ``size``, oriented as :func:`read_image` does.
+
+    JPEGs are decoded by libjpeg at 1/2, 1/4 or 1/8 scale (a 24-megapixel photo costs milliseconds, not a full
+    decode); other formats are decoded and shrunk. Refuses what :func:`read_image` refuses, in the same words.
+    """
+    if size < 1:
+        raise ValueError(f"thumbnail size must be at least 1, not {size}")
+    path = Path(path)
+    if not path.exists():
+        raise ImageReadError(f"{path} does not exist")
+    if path.is_dir():
+        raise ImageReadError(f"{path} is a folder, not an image")
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise ImageReadError(f"{path} cannot be read: {e.strerror or e}") from None
+    if not data:
+        raise ImageReadError(f"{path.name} is empty")
+    dims = _header_size(data)
+    if dims and dims[0] * dims[1] > MAX_PIXELS:  # refused here too: the window would refuse to open it anyway
+        raise ImageReadError(f"{path.name} claims {dims[0]}×{dims[1]} pixels, more than this app will decode")
+    rgb = None
+    if data[:3] == b"\xff\xd8\xff" and dims:
+        # the largest reduction that still leaves at least ``size`` pixels, so the final resize only shrinks
+        flag = next((f for k, f in _REDUCED if max(dims) >= k * size), cv2.IMREAD_COLOR)
+        try:  # orientation is ours to apply (as in decode_image), not OpenCV's
+            arr = cv2.imdecode(np.frombuffer(data, np.uint8), flag | cv2.IMREAD_IGNORE_ORIENTATION)
+        except cv2.error:
+            arr = None
+        if arr is not None and arr.size:
+            rgb = cv2.cvtColor(arr, cv2.COLOR_BGR2RGB)
+            orient = _exif_orientation(data)
+            rgb = _ORIENT[orient](rgb) if orient in _ORIENT else rgb
+    if rgb is None:  # not a JPEG, or one OpenCV cannot decode reduced: the full decoder and its fallbacks
+        rgb = decode_image(data, path.name)
+    h, w = rgb.shape[:2]
+    scale = size / max(h, w)
+    if scale < 1:
+        rgb = cv2.resize(np.ascontiguousarray(rgb), (max(1, round(w * scale)), max(1, round(h * scale))),
+                         interpolation=cv2.INTER_AREA)
+    return np.ascontiguousarray(rgb)
+
+
 def encode_label_png(labels: np.ndarray, palette: np.ndarray, chunks: dict[bytes, bytes] | None = None) -> bytes:
     """A palette (mode P) PNG whose pixel values are the class indices, carrying the private ``chunks``."""
     im = Image.fromarray(np.ascontiguousarray(labels.astype(np.uint8)), mode="P")
@@ -161,3 +209,36 @@ def read_label_png_chunks(path: str | Path) -> tuple[np.ndarray, dict[bytes, byt
         raise
     except Exception as e:  # noqa: BLE001
         raise ImageReadError(f"{path.name} is not a readable label PNG ({e})") from None
+
+
+PROBE_BYTES = 1 << 20  # enough for any header we know (EXIF blocks included)
+
+
+def probe_image(path: str | Path) -> tuple[int, int] | None:
+    """Check cheaply that ``path`` looks like an image this app can open, before it is listed: a regular file,
+    not empty, whose header parses and whose size is within the cap. Returns (width, height), or None when
+    only a full decode can tell (a format Pillow's header reader does not know). Raises :class:`ImageReadError`."""
+    path = Path(path)
+    try:
+        st = path.stat()
+    except OSError as e:
+        raise ImageReadError(f"{path} does not exist" if not path.exists() else f"{path} cannot be read: {e.strerror or e}") from None
+    if path.is_dir():
+        raise ImageReadError(f"{path} is a folder, not an image")
+    if not stat.S_ISREG(st.st_mode):
+        raise ImageReadError(f"{path} is not a regular file (a pipe or a device), so it is not opened")
+    if st.st_size == 0:
+        raise ImageReadError(f"{path.name} is empty")
+    try:
+        with open(path, "rb") as f:
+            head = f.read(PROBE_BYTES)
+    except OSError as e:
+        raise ImageReadError(f"{path} cannot be read: {e.strerror or e}") from None
+    size = _header_size(head)
+    if size is None:
+        if cv2.haveImageReader(str(path)):
+            return None  # OpenCV knows the signature: the full decode decides
+        raise ImageReadError(f"{path.name} is not an image this app can read (unknown format or corrupt data)")
+    if size[0] * size[1] > MAX_PIXELS:
+        raise ImageReadError(f"{path.name} claims {size[0]}×{size[1]} pixels, more than this app will decode")
+    return size

@@ -50,6 +50,8 @@ class TrainConfig:
             raise ValueError(f"mosaic must be 1 to 4 tiles per side, not {self.mosaic}")
         if self.iterations < 1 or self.batch < 1 or self.crop < 8:
             raise ValueError("iterations and batch must be positive, crop at least 8")
+        if not 0 < self.lr < float("inf"):
+            raise ValueError(f"the learning rate must be a positive number, not {self.lr}")
 
 
 @dataclass(frozen=True)

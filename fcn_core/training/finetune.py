@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Callable
@@ -47,14 +47,16 @@ def finetune_on_corrections(bundle: FCNBundle, source: str | Path, iterations: i
     ws = workspace or ws
     data = ws.root / "finetune_data"
     meta = bundle.meta
+    out = unused_checkpoint_path(ws.root, f"finetuned_{datetime.now().strftime('%Y%m%d_%H%M%S')}")
+    # the settings are checked before anything is written
+    cfg = TrainConfig(data=str(data), out=str(out), iterations=iterations, batch=batch, crop=crop, lr=lr,
+                      device=device, checkpoint_every=max(10, iterations // 4), width=meta.width,
+                      dropout=0.0)  # dropout would disturb a net trained without it (the demo's)
     summary = export_dataset(folder, data, meta.classes, meta.colors, val_fraction=0.2, overwrite=True, workspace=ws)
     has_val = bool(summary.val)
+    cfg = replace(cfg, val_split="val" if has_val else None)
     model = copy.deepcopy(bundle).float().cpu()
     before = evaluate(Engine(copy.deepcopy(model), device, precision="fp32"), data, "val") if has_val else {}
-    out = unused_checkpoint_path(ws.root, f"finetuned_{datetime.now().strftime('%Y%m%d_%H%M%S')}")
-    cfg = TrainConfig(data=str(data), out=str(out), val_split="val" if has_val else None, iterations=iterations,
-                      batch=batch, crop=crop, lr=lr, device=device, checkpoint_every=max(10, iterations // 4),
-                      width=meta.width, dropout=0.0)  # dropout would disturb a net trained without it (the demo's)
     trainer = Trainer(cfg, initial=model)
     after: dict = {}
     for p in trainer.run():

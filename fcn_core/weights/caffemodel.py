@@ -33,7 +33,7 @@ def read_caffemodel(path: str | Path) -> tuple[dict[str, torch.Tensor], list[str
     try:
         net.ParseFromString(path.read_bytes())
     except (DecodeError, RuntimeError, ValueError) as e:
-        raise WeightsError(f"{path.name} is not a Caffe model (its protobuf does not parse: {e})") from None
+        raise WeightsError(f"{path.name} is neither a PyTorch checkpoint nor a Caffe model (it does not parse as either)") from None
     layers = list(net.layer) or list(net.layers)
     if not layers:
         raise WeightsError(f"{path.name} is not a Caffe model: it holds no layers")

@@ -47,6 +47,9 @@ def read_weights_file(path: str | Path, at_once: bool = False) -> FCNBundle | Pu
         if isinstance(obj, dict) and any(k.startswith(("model.", "module.")) for k in obj):
             raise WeightsError(f"{path.name} holds a wrapped state dict (keys start with 'model.' or 'module.'); save the bare state dict")
         raise WeightsError(f"{path.name} is a PyTorch file but neither an FCN Workbench checkpoint, a torchfcn FCN nor a torchvision VGG16")
+    if path.suffix.lower() in (".pt", ".pth"):  # named as PyTorch but not a PyTorch file: say so, not "not Caffe"
+        raise WeightsError(f"{path.name} is not a PyTorch checkpoint (a .pt/.pth file is a zip archive; this one is "
+                           "damaged or something else)")
     state, layer_names = read_caffemodel(path)
     at_once = at_once or "scale_pool4" in layer_names
     return public_net(state, path.name, "Caffe caffemodel", at_once)

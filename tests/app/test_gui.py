@@ -126,9 +126,9 @@ def test_inference_does_not_block_the_event_loop(qtbot, window, images):
     engine = window.service.engine
     original = engine.predict
 
-    def slow(analysis):
+    def slow(analysis, *args, **kwargs):
         time.sleep(1.0)
-        return original(analysis)
+        return original(analysis, *args, **kwargs)
 
     engine.predict = slow
     ticks = []
@@ -179,7 +179,7 @@ def test_run_folder_and_cancel(qtbot, window, images):
     assert done[0] == (3, 0)
     engine = window.service.engine
     original = engine.predict
-    engine.predict = lambda a: (time.sleep(0.5), original(a))[1]
+    engine.predict = lambda a, *args, **kw: (time.sleep(0.5), original(a, *args, **kw))[1]
     window.service._analyses.clear()
     done.clear()
     window.run_all()
@@ -200,7 +200,7 @@ def test_a_failed_folder_run_clears_its_progress(qtbot, window, images):
     window.open_paths(images)
     qtbot.waitUntil(lambda: window.result is not None, timeout=20000)
     window.service._analyses.clear()
-    window.service.engine.predict = lambda a: (_ for _ in ()).throw(MemoryError("out of memory"))
+    window.service.engine.predict = lambda a, *args, **kw: (_ for _ in ()).throw(MemoryError("out of memory"))
     window.run_all()
     qtbot.waitUntil(lambda: "out of memory" in window.last_error, timeout=20000)
     qtbot.waitUntil(lambda: not window.tasks.rows, timeout=5000)
@@ -214,9 +214,9 @@ def test_next_previous_and_recent(qtbot, window, images):
     window.open_paths([images[0].parent])
     qtbot.waitUntil(lambda: window.result is not None, timeout=20000)
     window.actions.plain["next"].trigger()
-    qtbot.waitUntil(lambda: window.result.path == images[1], timeout=20000)
+    qtbot.waitUntil(lambda: window.result is not None and window.result.path == images[1], timeout=20000)
     window.actions.plain["prev"].trigger()
-    qtbot.waitUntil(lambda: window.result.path == images[0], timeout=20000)
+    qtbot.waitUntil(lambda: window.result is not None and window.result.path == images[0], timeout=20000)
     assert window.recent()[0] == str(images[0])
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -173,7 +174,7 @@ def test_cancel_during_an_overwrite_keeps_the_old_dataset(folder, tmp_path):
 
 def test_cli_export_disk_full_is_one_line_exit_2_and_a_retry_works(folder, tmp_path, monkeypatch, capsys):
     model = tmp_path / "m.pt"
-    save_checkpoint(randomize(FCNBundle(tiny_meta(n_class=4))), model)
+    save_checkpoint(randomize(FCNBundle(replace(tiny_meta(n_class=4), classes=CLASSES))), model)
     out = tmp_path / "cli_out"
     args = ["export", str(folder), "--out", str(out), "--weights", str(model), "--device", "cpu"]
     with monkeypatch.context() as m:

@@ -103,7 +103,7 @@ def test_pickle_that_runs_code_is_refused(tmp_path):
 
 @pytest.mark.parametrize("content,match", [
     (b"", "empty"),
-    (np.random.default_rng(0).bytes(5000), "not a Caffe model|not a readable|holds no"),
+    (np.random.default_rng(0).bytes(5000), "neither a PyTorch checkpoint nor a Caffe model|not a readable|holds no"),
 ])
 def test_garbage_files_get_one_sentence(tmp_path, content, match):
     path = tmp_path / "weights.bin"
@@ -111,6 +111,14 @@ def test_garbage_files_get_one_sentence(tmp_path, content, match):
     with pytest.raises(WeightsError, match=match) as e:
         load_bundle([path])
     assert "\n" not in str(e.value)
+
+
+def test_garbage_named_pth_is_called_a_damaged_pytorch_file_not_a_caffe_model(tmp_path):
+    path = tmp_path / "model.pth"
+    path.write_bytes(np.random.default_rng(1).bytes(3000))
+    with pytest.raises(WeightsError, match="model.pth is not a PyTorch checkpoint") as e:
+        load_bundle([path])
+    assert "protobuf" not in str(e.value) and "Caffe" not in str(e.value)
 
 
 def test_truncated_checkpoint(tmp_path, tiny_bundle):

@@ -1,0 +1,201 @@
+"""The labels being corrected: open an image's document, save it within half a second of each change,
+keep and retry what a failed save could not write. The document's own history is the one undo history."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from fcn_core import LabelDocument, Workspace
+
+from .workspace_place import default_workspace
+
+AUTOSAVE_MS = 400
+RETRY_MS = 5000  # after a failed save
+
+
+@dataclass
+class _Unsaved:
+    """A document whose save failed when the session moved on: kept, and retried, until it lands."""
+
+    doc: LabelDocument
+    workspace: Workspace
+    palette: np.ndarray
+    classes: tuple[str, ...]
+
+
+class LabelSession(QObject):
+    """Owns the label document of the image being corrected and writes it to its workspace."""
+
+    changed = Signal(object)    # dirty rect (x0, y0, x1, y1)
+    saved = Signal(object)      # Path of the image whose labels were written
+    saveFailed = Signal(str)
+    historyChanged = Signal()   # undo/redo availability or names may have changed
+    opened = Signal(object)     # Path, or None when closed
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.doc: LabelDocument | None = None
+        self.image: np.ndarray | None = None
+        self.path: Path | None = None
+        self.predictions: dict = {}
+        self.palette = np.zeros((1, 3), np.uint8)
+        self.classes: tuple[str, ...] = ()
+        self.mapped_from: tuple[str, ...] | None = None  # the saved labels' classes, when mapped by name
+        self._saved_revision = 0
+        self.workspace_root: Path | None = None  # None: the workspace beside each image's folder
+        self.unsaved = False
+        self._kept: dict[Path, _Unsaved] = {}  # images left with edits a failed save could not write
+        self._failing = False  # a save failed and none has succeeded since: tell once, retry quietly
+        self.last_failure = ""
+        self.save_timer = QTimer(self)
+        self.save_timer.setSingleShot(True)
+        self.save_timer.setInterval(AUTOSAVE_MS)
+        self.save_timer.timeout.connect(self.save)
+
+    def workspace(self, path: Path) -> Workspace:
+        """Where ``path``'s corrections go: the chosen folder, else beside the images (or the user's data
+        folder when the image folder cannot take them: see :mod:`.workspace_place`)."""
+        if self.workspace_root:
+            return Workspace(self.workspace_root)
+        return default_workspace(Path(path).parent)[0]
+
+    def open(self, path: Path, image: np.ndarray, predictions: dict, classes: tuple[str, ...], palette: np.ndarray,
+             start_variant: str) -> None:
+        """Edit ``path``: its unsaved edits if a failed save kept them, else its saved labels from the
+        workspace (mapped to ``classes`` by name), else the prediction as a starting point. Raises ValueError
+        (nothing changed) for saved labels that do not fit."""
+        path = Path(path)
+        self.close()  # saved (or kept) first, so reopening the same image reads what was just written
+        kept = self._kept.get(path)
+        mapped_from = None
+        if kept is not None:
+            if kept.doc.shape != image.shape[:2] or kept.classes != tuple(classes):
+                raise ValueError(f"The edits of {path.name} made with the previous model are not saved yet; "
+                                 "free space or fix permissions, then open it again.")
+            doc, saved_revision = self._kept.pop(path).doc, -1  # still to be written
+        else:
+            ws = self.workspace(path)
+            other = ws.other_source(path) if self.workspace_root is not None else None
+            if other is not None:
+                raise ValueError(f"The workspace {ws.root} already holds the labels of {other}, another image named "
+                                 f"{path.name}; choose another workspace folder for {path.parent}.")
+            saved = ws.load_labels(path, image.shape[:2], tuple(classes))  # may raise: the session stays closed
+            if saved is None:
+                doc = LabelDocument(predictions[start_variant].labels, None, n_class=len(classes))
+            else:
+                doc = LabelDocument(saved.labels, saved.verified, n_class=len(classes))
+                doc.revision = saved.revision
+                mapped_from = saved.classes_saved if saved.mapped else None
+            saved_revision = doc.revision
+        self.path, self.image, self.predictions = path, image, predictions
+        self.classes, self.palette = tuple(classes), palette
+        self.doc = doc
+        self.mapped_from = mapped_from
+        doc.subscribe(self._doc_changed)
+        self._saved_revision = saved_revision
+        self.unsaved = saved_revision != doc.revision
+        if self.unsaved:
+            self.save_timer.start(AUTOSAVE_MS)
+        self.opened.emit(path)
+        self.historyChanged.emit()
+        self.changed.emit((0, 0, image.shape[1], image.shape[0]))
+
+    def close(self) -> None:
+        """Leave the current image: its edits are saved, or kept in memory (and retried) when the save fails."""
+        doc, path = self.doc, self.path
+        if doc is not None:
+            doc.end_stroke()
+        if not self.save() and doc is not None and path is not None and doc.revision != self._saved_revision:
+            self._kept[path] = _Unsaved(doc, self.workspace(path), self.palette, self.classes)
+            self.save_timer.start(RETRY_MS)
+        if doc is not None:
+            doc.unsubscribe(self._doc_changed)
+        was_open = self.doc is not None
+        self.doc = None
+        self.path = None
+        self.mapped_from = None
+        self.unsaved = False
+        if was_open:
+            self.opened.emit(None)
+            self.historyChanged.emit()
+
+    @property
+    def has_unsaved(self) -> bool:
+        """Edits not yet on disk: the current image's, or those of images a failed save kept."""
+        return self.unsaved or bool(self._kept)
+
+    def set_workspace_root(self, folder: Path | None) -> None:
+        """Save corrections in ``folder`` from now on (None: beside each image); edits a failed save kept,
+        and the current image's unsaved ones, go there."""
+        self.workspace_root = folder
+        for path, kept in self._kept.items():
+            kept.workspace = self.workspace(path)
+        if self.unsaved:
+            self.save()
+
+    def _doc_changed(self, rect) -> None:
+        self.changed.emit(rect)
+        self.unsaved = True
+        if not self._failing:  # while saves fail, the retry timer runs on its own
+            self.save_timer.start(AUTOSAVE_MS)
+
+    # the one undo history: the document's ------------------------------------------------------
+    def undo(self) -> None:
+        if self.doc is not None and self.doc.undo():
+            self.historyChanged.emit()
+
+    def redo(self) -> None:
+        if self.doc is not None and self.doc.redo():
+            self.historyChanged.emit()
+
+    def undo_name(self) -> str | None:
+        """The name of the stroke Undo would take back (None: nothing to undo)."""
+        return self.doc.undo_stack[-1].name if self.doc is not None and self.doc.undo_stack else None
+
+    def redo_name(self) -> str | None:
+        return self.doc.redo_stack[-1].name if self.doc is not None and self.doc.redo_stack else None
+
+    # saving --------------------------------------------------------------------------------------
+    def save(self) -> bool:
+        """Write the edits to the workspace now (atomic files): the current image's and any a failed save
+        kept. On failure keep them in memory, say so (once, until a save succeeds) and retry."""
+        self.save_timer.stop()
+        ok = True
+        for path, kept in list(self._kept.items()):
+            if self._write(path, kept.workspace, kept.doc, kept.palette, kept.classes):
+                del self._kept[path]
+            else:
+                ok = False
+        doc, path = self.doc, self.path
+        if doc is not None and path is not None and doc.revision != self._saved_revision:
+            if doc.in_stroke:
+                self.save_timer.start(AUTOSAVE_MS)
+                return False
+            revision = doc.revision
+            if self._write(path, self.workspace(path), doc, self.palette, self.classes):
+                self._saved_revision = revision
+                self.unsaved = False
+            else:
+                ok = False
+        if not ok:
+            self.save_timer.start(RETRY_MS)
+        return ok
+
+    def _write(self, path: Path, workspace: Workspace, doc: LabelDocument, palette: np.ndarray,
+               classes: tuple[str, ...]) -> bool:
+        try:
+            workspace.save(path, doc, palette, classes)
+        except OSError as e:
+            if not self._failing:
+                self._failing = True
+                self.last_failure = (f"Could not save the labels of {path.name}: {e.strerror or e}. Your edits "
+                                     "are kept in memory; free space or fix permissions and they will be saved.")
+                self.saveFailed.emit(self.last_failure)
+            return False
+        self._failing = False
+        self.saved.emit(path)
+        return True

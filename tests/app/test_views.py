@@ -1,0 +1,120 @@
+"""The views as a person uses them: skip fusion (class names, panels a variant has), compare with one head,
+the colour scale of confidence and entropy (window defects 13 and 14)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from PySide6.QtCore import QPointF, QSettings, Qt
+from PySide6.QtTest import QTest
+
+from app.main_window import MainWindow
+from fcn_core import FCNBundle, save_checkpoint
+from tests.helpers.models import randomize, tiny_meta
+
+
+def _window(qtbot, tmp_path: Path, variants=("32s", "16s", "8s")) -> MainWindow:
+    model = tmp_path / "tiny.pt"
+    save_checkpoint(randomize(FCNBundle(tiny_meta(variants=variants, n_class=5))), model)
+    image = tmp_path / "img.png"
+    rng = np.random.default_rng(3)
+    Image.fromarray(rng.integers(0, 255, (64, 96, 3), dtype=np.uint8)).save(image)
+    w = MainWindow(settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(w)
+    w.resize(1024, 700)
+    w.show()
+    w.load_model([model])
+    qtbot.waitUntil(lambda: w.meta is not None, timeout=20000)
+    w.open_paths([image])
+    qtbot.waitUntil(lambda: w.result is not None, timeout=20000)
+    return w
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    w = _window(qtbot, tmp_path)
+    yield w
+    w.service.runner.wait(10000)
+
+
+def _hover(qtbot, grid, pane, x: float, y: float) -> None:
+    pos = grid.mapFromScene(pane.mapViewToScene(QPointF(x, y)))
+    QTest.mouseMove(grid.viewport(), pos)
+    qtbot.wait(20)
+
+
+def _skips(qtbot, w: MainWindow) -> None:
+    QTest.keyClick(w, Qt.Key.Key_K)
+    qtbot.waitUntil(lambda: w.fusion is not None and w.fusion.variant == w.variant and bool(w.skips.maps),
+                    timeout=10000)
+
+
+def test_skip_readout_names_the_class_and_follows_a_class_change(qtbot, window):
+    _skips(qtbot, window)
+    skips = window.skips
+    _hover(qtbot, skips.grid, skips.panes["final"], 40, 30)
+    first = skips.readout.text()
+    assert f"“{skips.class_box.currentText()}”" in first and "conv7 scores" in first
+    assert skips.class_box.currentText() in skips.title.text()
+    skips.class_box.setFocus()
+    QTest.keyClick(skips.class_box, Qt.Key.Key_Down)  # the next class, as with the keyboard on the box
+    other = skips.class_box.currentText()
+    assert f"“{other}”" in skips.readout.text() and skips.readout.text() != first  # no stale numbers
+    assert other in skips.title.text()
+    x, y = skips._hover  # where the mouse landed, in image pixels
+    expected = skips.maps["final"].values[skips.current_class, int(y), int(x)]
+    assert f"final: {expected:+.3f}" in skips.readout.text()
+
+
+def test_skip_view_shows_only_the_panels_a_variant_has(qtbot, window):
+    _skips(qtbot, window)
+    assert len(window.skips.grid.panes) == 12 and not window.skips.note.isVisible()
+    QTest.keyClick(window, Qt.Key.Key_1)  # FCN-32s
+    qtbot.waitUntil(lambda: window.fusion is not None and window.fusion.variant == "32s"
+                    and "32s" in window.skips.title.text(), timeout=10000)
+    shown = set(window.skips.panes)
+    assert shown == set(window.skips.maps) and len(shown) < 12
+    assert {"score_fr", "final"} <= shown and "score_pool3c" not in shown
+    assert window.skips.note.isVisible() and "no skip connections" in window.skips.note.text()
+    for pane in window.skips.grid.panes:  # every panel shown has something to show
+        assert pane.image_item.image is not None
+    QTest.keyClick(window, Qt.Key.Key_3)
+    qtbot.waitUntil(lambda: window.fusion is not None and window.fusion.variant == "8s"
+                    and len(window.skips.grid.panes) == 12, timeout=10000)
+    assert not window.skips.note.isVisible()
+
+
+def test_skip_grid_and_colour_bar_fit_a_small_window(qtbot, window):
+    _skips(qtbot, window)
+    qtbot.wait(100)
+    grid = window.skips.grid
+    visible = grid.viewport().rect()
+    for pane in grid.panes:
+        r = grid.mapFromScene(pane.sceneBoundingRect()).boundingRect()
+        assert visible.contains(r) and r.width() > 40 and r.height() > 30
+    bar = grid.mapFromScene(window.skips.colorbar.sceneBoundingRect()).boundingRect()
+    assert visible.contains(bar)
+
+
+def test_compare_with_one_head_says_why_there_is_one_pane(qtbot, tmp_path):
+    w = _window(qtbot, tmp_path, variants=("8s",))
+    QTest.keyClick(w, Qt.Key.Key_C)
+    assert w.view == "compare" and len(w.compare.grid.panes) == 1
+    assert w.compare.summary.isVisible() and "one head" in w.compare.summary.text()
+    w.service.runner.wait(10000)
+
+
+def test_confidence_and_entropy_show_a_colour_scale_instead_of_the_legend(qtbot, window):
+    assert window.single.scale_mode is None and window.legend.isVisible()
+    QTest.keyClick(window, Qt.Key.Key_M)  # cycle overlay: confidence
+    assert window.display.mode == "confidence"
+    assert window.single.scale.isVisible() and "softmax margin" in window.single.scale_mode
+    assert not window.legend.isVisible()
+    QTest.keyClick(window, Qt.Key.Key_M)  # entropy
+    assert "entropy" in window.single.scale_mode and window.single.scale.scene() is not None
+    QTest.keyClick(window, Qt.Key.Key_M)  # back to class labels
+    assert window.single.scale_mode is None and window.single.scale.scene() is None
+    assert window.legend.isVisible()
