@@ -11,13 +11,13 @@ from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from fcn_core import DEVICE_CHOICES
 
 # name: (text, shortcut, tip, icon)
-ACTION_SPECS: dict[str, tuple[str, str | QKeySequence.StandardKey | None, str, str | None]] = {
-    "open": ("&Open images…", QKeySequence.StandardKey.Open, "Open image files", "mdi6.image-plus"),
+ACTION_SPECS: dict[str, tuple[str, str | None, str, str | None]] = {
+    "open": ("&Open images…", "Ctrl+O", "Open image files", "mdi6.image-plus"),
     "open_folder": ("Open &folder…", "Ctrl+Shift+O", "Open every image in a folder", "mdi6.folder-open"),
     "run_folder": ("&Run all images", "Ctrl+R", "Segment every image in the list (cancellable)", "mdi6.play-box-multiple"),
     "next": ("&Next image", "PgDown", "Next image", None),
     "prev": ("&Previous image", "PgUp", "Previous image", None),
-    "quit": ("&Quit", QKeySequence.StandardKey.Quit, "Quit", None),
+    "quit": ("&Quit", "Ctrl+Q", "Quit", None),
     "load_weights": ("&Load weights…", "Ctrl+L", "Load a checkpoint, torchfcn .pth or .caffemodel files (select up to three to bundle)", "mdi6.brain"),
     "load_demo": ("Load &demo model", None, "The bundled demo model", None),
     "at_once": ("FCN-8s weights are &at-once", None, "Treat FCN-8s public weights as the at-once net (pool scaling)", None),
@@ -100,7 +100,7 @@ def make_actions(parent: QObject) -> Actions:
     for name, (text, key, tip, icon_name) in ACTION_SPECS.items():
         a = QAction(icon(icon_name), text, parent)
         if key is not None:
-            a.setShortcut(QKeySequence(key) if isinstance(key, str) else key)
+            a.setShortcut(QKeySequence(key))
         a.setStatusTip(tip)
         a.setToolTip(f"{tip} ({a.shortcut().toString()})" if key else tip)
         a.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
@@ -150,10 +150,11 @@ def set_class_names(actions: Actions, classes: tuple[str, ...], editing: bool) -
 def undo_actions(parent: QObject, undo: Callable[[], None], redo: Callable[[], None]) -> tuple[QAction, QAction]:
     """Undo and redo actions; :func:`follow_history` keeps their state and names up to date."""
     out = []
-    for verb, key, fn, icon_name in (("Undo", QKeySequence.StandardKey.Undo, undo, "mdi6.undo"),
-                                     ("Redo", QKeySequence.StandardKey.Redo, redo, "mdi6.redo")):
+    # explicit keys: a platform theme may bind no standard key at all (Qt's offscreen and bare X11 do not)
+    for verb, keys, fn, icon_name in (("Undo", ("Ctrl+Z",), undo, "mdi6.undo"),
+                                      ("Redo", ("Ctrl+Shift+Z", "Ctrl+Y"), redo, "mdi6.redo")):
         a = QAction(icon(icon_name), f"&{verb}", parent)
-        a.setShortcut(QKeySequence(key))
+        a.setShortcuts([QKeySequence(k) for k in keys])
         a.setEnabled(False)
         a.triggered.connect(lambda _=False, fn=fn: fn())
         out.append(a)

@@ -41,3 +41,9 @@ def test_bench_gui_reports_every_operation(qapp, tmp_path):
             assert math.isfinite(stats[key]) and stats[key] > 0
         assert stats["min_ms"] <= stats["median_ms"] <= stats["max_ms"]
     assert "size" in bench.table(report)
+    big = bench.measure_big((300, 200), 2, weights=[model], workdir=tmp_path)
+    assert (big["width"], big["height"], big["variant"]) == (300, 200, "8s")
+    assert big["engine_s"] > 0 and big["window_s"] > 0 and big["open_ratio"] == big["window_s"] / big["engine_s"]
+    assert big["brush_dab_r100"]["n"] == 2 and big["brush_dab_r100"]["median_ms"] > 0
+    report["big"] = big
+    assert "300×200" in bench.table(report) and "r=100" in bench.table(report)
