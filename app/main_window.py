@@ -612,8 +612,6 @@ class MainWindow(QMainWindow):
                             "close it again to quit without them.")
             event.ignore()
             return
-        self.service.cancel_folder()
-        self.service.cancel_open()
         self.files.cancel_thumbnails()
-        self.service.runner.wait(QUIT_WAIT_MS)
+        self.service.runner.stop(QUIT_WAIT_MS)  # cancels the folder run and the image being opened too
         super().closeEvent(event)

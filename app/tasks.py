@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import threading
 import traceback
+import weakref
 from typing import Any, Callable
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
@@ -24,13 +26,17 @@ class JobContext:
         self._cancel = threading.Event()
 
     def progress(self, done: int, total: int, text: str = "") -> None:
-        self._signals.progress.emit(done, total, text)
+        self.emit(self._signals.progress, done, total, text)
         self.check()
 
     def emit(self, signal, *args) -> None:
-        """Emit ``signal`` from the job's thread (delivered on the GUI thread), unless the job was cancelled."""
+        """Emit ``signal`` from the job's thread (delivered on the GUI thread), unless the job was cancelled.
+        A receiver that is gone (the window closed while the job ran) cancels the job: nobody wants its result."""
         if not self._cancel.is_set():
-            signal.emit(*args)
+            try:
+                signal.emit(*args)
+            except RuntimeError:  # "Signal source has been deleted"
+                self._cancel.set()
 
     def check(self) -> None:
         if self._cancel.is_set():
@@ -61,15 +67,22 @@ class _Job(QRunnable):
         try:
             result = self.fn(self.ctx)
         except Cancelled:
-            self.signals.cancelled.emit()
+            self._tell(self.signals.cancelled)
         except Exception as e:  # noqa: BLE001 - every failure becomes a message, never a crash
             if debugging():  # --debug / FCN_WORKBENCH_DEBUG=1; otherwise the message says it all
                 traceback.print_exc()
-            self.signals.failed.emit(one_line(e))
+            self._tell(self.signals.failed, one_line(e))
         else:
-            self.signals.done.emit(result)
+            self._tell(self.signals.done, result)
         finally:
-            self.signals.finished.emit()
+            self._tell(self.signals.finished)
+
+    @staticmethod
+    def _tell(signal, *args) -> None:
+        try:
+            signal.emit(*args)
+        except RuntimeError:  # the runner was deleted (the window closed while the job ran): nobody listens
+            pass
 
 
 class TaskRunner(QObject):
@@ -83,6 +96,9 @@ class TaskRunner(QObject):
         self.pool.setMaxThreadCount(1)
         self._running = 0
         self._jobs: list[_JobSignals] = []
+        self._contexts: weakref.WeakSet[JobContext] = weakref.WeakSet()  # to cancel them all at exit
+        self._stopped = threading.Event()  # set by stop(): no more callbacks (a plain flag outlives the QObject)
+        _LIVE.add(self)
 
     @property
     def busy(self) -> bool:
@@ -95,15 +111,13 @@ class TaskRunner(QObject):
         """Queue ``fn(ctx)``; callbacks run on the GUI thread."""
         signals = _JobSignals()
         ctx = JobContext(signals)
-        if on_done:
-            signals.done.connect(on_done)
-        if on_error:
-            signals.failed.connect(on_error)
-        if on_progress:
-            signals.progress.connect(on_progress)
-        if on_cancel:
-            signals.cancelled.connect(on_cancel)
-        signals.finished.connect(lambda s=signals: self._finished(s))
+        self._contexts.add(ctx)
+        stopped = self._stopped
+        for signal, callback in ((signals.done, on_done), (signals.failed, on_error),
+                                 (signals.progress, on_progress), (signals.cancelled, on_cancel),
+                                 (signals.finished, lambda s=signals: self._finished(s))):
+            if callback is not None:  # after stop() the window that asked is gone: nobody is told
+                signal.connect(lambda *a, fn=callback: None if stopped.is_set() else fn(*a))
         self._jobs.append(signals)
         self._running += 1
         if self._running == 1:
@@ -119,3 +133,25 @@ class TaskRunner(QObject):
 
     def wait(self, msecs: int = -1) -> bool:
         return self.pool.waitForDone(msecs)
+
+    def stop(self, msecs: int = -1) -> bool:
+        """Cancel every job, queued or running, drop their callbacks (the window is closing) and wait for the
+        running one to reach its next check."""
+        self._stopped.set()
+        for ctx in list(self._contexts):
+            ctx.cancel()
+        return self.wait(msecs)
+
+
+_LIVE: weakref.WeakSet[TaskRunner] = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_all() -> None:
+    """Stop the jobs still running before Python shuts down: a pool thread running into a finalizing
+    interpreter aborts the process (a window closed while a folder run went on)."""
+    for runner in list(_LIVE):
+        try:
+            runner.stop(30000)
+        except RuntimeError:  # its Qt side is already gone, and with it its pool
+            pass

@@ -29,6 +29,7 @@ repetition of each operation is a warm-up and is not counted (first paints, one-
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -196,20 +197,33 @@ def _summary(times: list[float]) -> dict[str, float]:
     return {"median_ms": statistics.median(times), "min_ms": min(times), "max_ms": max(times), "n": len(times)}
 
 
-def measure(sizes: list[int], iters: int, weights: list[Path] | None = None, workdir: Path | None = None) -> dict:
-    """Run every measurement at every size; returns the JSON-ready report."""
+@contextlib.contextmanager
+def bench_window(weights: list[Path], workdir: Path | None, name: str):
+    """A shown 1400×880 window with ``weights`` loaded, its settings and workspace in ``workdir`` (a temporary
+    folder when None, removed after); yields (app, window, paint probe, folder)."""
     app = QApplication.instance() or QApplication([])
     tmp = tempfile.TemporaryDirectory() if workdir is None else None
     folder = Path(tmp.name) if tmp else Path(workdir)
-    weights = weights or [DEMO_MODEL]
-    w = MainWindow(settings=QSettings(str(folder / "settings.ini"), QSettings.Format.IniFormat))
-    w.set_workspace(folder / "workspace")
+    w = MainWindow(settings=QSettings(str(folder / f"settings_{name}.ini"), QSettings.Format.IniFormat))
+    w.set_workspace(folder / f"workspace_{name}")
     w.resize(1400, 880)
     w.show()
-    probe = PaintProbe(w.single.viewport())
     try:
         w.load_model(weights, False)
         wait_for(app, lambda: w.meta is not None)
+        yield app, w, PaintProbe(w.single.viewport()), folder
+    finally:
+        w.close()
+        w.deleteLater()
+        app.processEvents()
+        if tmp:
+            tmp.cleanup()
+
+
+def measure(sizes: list[int], iters: int, weights: list[Path] | None = None, workdir: Path | None = None) -> dict:
+    """Run every measurement at every size; returns the JSON-ready report."""
+    weights = weights or [DEMO_MODEL]
+    with bench_window(weights, workdir, "main") as (app, w, probe, folder):
         rows = []
         for size in sizes:
             path = make_image(size, folder)
@@ -227,12 +241,6 @@ def measure(sizes: list[int], iters: int, weights: list[Path] | None = None, wor
             row["opacity_edit"] = _summary(bench_opacity(app, w, probe, iters, edit=True))
             w.set_editing(False)
             rows.append(row)
-    finally:
-        w.close()
-        w.deleteLater()
-        app.processEvents()
-        if tmp:
-            tmp.cleanup()
     return {"machine": f"{_cpu()}, {os.cpu_count()} CPUs, {platform.system()}",
             "qt": f"PySide6 {PYSIDE_VERSION}, QPA {app.platformName()}", "weights": [str(p) for p in weights],
             "iters": iters, "targets_ms": TARGETS_MS, "results": rows}
@@ -243,18 +251,7 @@ def measure_big(size: tuple[int, int], iters: int, weights: list[Path] | None = 
     """A big image (width × height): seconds from File → Open to the finest labels on screen, against the
     engine's own time for that variant (read, analyse, predict that one variant); then a dab of a
     ``BIG_BRUSH_RADIUS`` brush."""
-    app = QApplication.instance() or QApplication([])
-    tmp = tempfile.TemporaryDirectory() if workdir is None else None
-    folder = Path(tmp.name) if tmp else Path(workdir)
-    weights = weights or [DEMO_MODEL]
-    w = MainWindow(settings=QSettings(str(folder / "settings_big.ini"), QSettings.Format.IniFormat))
-    w.set_workspace(folder / "workspace_big")
-    w.resize(1400, 880)
-    w.show()
-    probe = PaintProbe(w.single.viewport())
-    try:
-        w.load_model(weights, False)
-        wait_for(app, lambda: w.meta is not None)
+    with bench_window(weights or [DEMO_MODEL], workdir, "big") as (app, w, probe, folder):
         path = make_image(size[0], folder, size[1])
         engine, finest = w.service.engine, w.meta.variant_names[-1]
         t0 = time.perf_counter()
@@ -271,12 +268,6 @@ def measure_big(size: tuple[int, int], iters: int, weights: list[Path] | None = 
         dab = _summary(bench_brush(app, w, probe, iters, radius=BIG_BRUSH_RADIUS))
         w.editor.save()
         w.set_editing(False)
-    finally:
-        w.close()
-        w.deleteLater()
-        app.processEvents()
-        if tmp:
-            tmp.cleanup()
     return {"width": size[0], "height": size[1], "variant": finest, "engine_s": engine_s, "window_s": window_s,
             "open_ratio": window_s / engine_s, "brush_dab_r100": dab, "targets": BIG_TARGETS}
 
