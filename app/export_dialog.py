@@ -14,6 +14,8 @@ from PySide6.QtWidgets import (
 
 from fcn_core import DATASET_ENTRIES
 
+from .workspace_place import default_export_folder
+
 
 @dataclass(frozen=True)
 class ExportRequest:
@@ -54,10 +56,11 @@ class ExportDialog(QDialog):
     requested = Signal(object)
 
     def __init__(self, image_folder: Path, can_predict: bool, parent: QWidget | None = None) -> None:
+        """``image_folder``: the images' folder (the dataset is proposed beside it)."""
         super().__init__(parent)
         self.setWindowTitle("Export the corrected labels as a dataset")
         self.setMinimumWidth(520)
-        self.folder = QLineEdit(str(image_folder.parent / f"{image_folder.name}_dataset"))
+        self.folder = QLineEdit(str(default_export_folder(image_folder)))
         self.browse = QPushButton("Browse…")
         row = QHBoxLayout()
         row.addWidget(self.folder, 1)

@@ -40,6 +40,17 @@ def why_not_beside(image_folder: Path) -> str | None:
     return None
 
 
+def default_export_folder(image_folder: Path) -> Path:
+    """Where the export dialog proposes to write the dataset: ``<folder>_dataset`` beside the images, or in
+    the user's documents folder when the image folder cannot take it (the bundled samples)."""
+    folder = Path(image_folder)
+    name = f"{folder.name or 'images'}_dataset"
+    if why_not_beside(folder) is None and os.access(folder.parent, os.W_OK | os.X_OK):
+        return folder.parent / name
+    base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
+    return Path(base or Path.home()) / name
+
+
 def default_workspace(image_folder: Path) -> tuple[Workspace, str | None]:
     """The workspace for ``image_folder`` and, when it is not beside the images, why."""
     reason = why_not_beside(image_folder)

@@ -1,0 +1,367 @@
+"""The defects a new user met in the real window (issue 17), each through the path a person takes: the menu
+action or its key, the mouse on the view, the dialog's own buttons. Defects 1, 3, 5, 7, 10, 11, 13–16 have
+their tests beside the code they concern (test_every_action, test_gui, test_views, test_file_list, the CLI
+and storage tests); these are the rest."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QFileDialog
+
+from app.main_window import MainWindow
+from fcn_core import SAMPLES, FCNBundle, Workspace, class_fractions, save_checkpoint
+from fcn_core.model.palette import VOC_CLASSES
+from tests.helpers.models import randomize, tiny_meta
+from tests.helpers.mouse import drag
+
+N_CLASS = 5
+
+
+@pytest.fixture
+def files(tmp_path):
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    rng = np.random.default_rng(3)
+    for i in range(2):
+        img = rng.integers(0, 255, (60, 80, 3), dtype=np.uint8)
+        img[15:45, 20:60] = (230, 40, 40)
+        Image.fromarray(img).save(folder / f"p{i}.png")
+    model = tmp_path / "tiny.pt"
+    save_checkpoint(randomize(FCNBundle(tiny_meta(n_class=N_CLASS))), model)
+    return folder, model
+
+
+def window(qtbot, root: Path, model: Path, size=(1280, 800)) -> MainWindow:
+    w = MainWindow(settings=QSettings(str(root / "s.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(w)
+    w.resize(*size)
+    w.show()
+    w.load_model([model])
+    qtbot.waitUntil(lambda: w.meta is not None, timeout=20000)
+    return w
+
+
+def open_with_dialog(qtbot, w, monkeypatch, paths) -> None:
+    """File → Open images… (Ctrl+O), the file dialog answering ``paths``."""
+    monkeypatch.setattr(QFileDialog, "getOpenFileNames", lambda *a, **k: ([str(p) for p in paths], ""))
+    QTest.keyClick(w, Qt.Key.Key_O, Qt.KeyboardModifier.ControlModifier)
+
+
+def wait_result(qtbot, w, path) -> None:
+    qtbot.waitUntil(lambda: w.result is not None and w.result.path == Path(path), timeout=30000)
+
+
+def press(w, key, mods=Qt.KeyboardModifier.NoModifier) -> None:
+    """A key pressed in the window (a person clicks it first when a dialog had the focus)."""
+    if not w.isActiveWindow():
+        w.activateWindow()
+        w.windowHandle().requestActivate()
+        assert QTest.qWaitForWindowActive(w, 2000)
+    QTest.keyClick(w, key, mods)
+
+
+def start_editing(qtbot, w) -> None:
+    press(w, Qt.Key.Key_E)
+    assert w.editing
+    qtbot.waitUntil(lambda: w.editor.doc is not None or bool(w.edit_panel.status.text()), timeout=10000)
+
+
+def dab(qtbot, w, cls_key, x=40, y=30) -> None:
+    press(w, cls_key)  # the number key picks the class
+    drag(qtbot, w, [(x, y), (x + 2, y)])
+
+
+def model_with_classes(tmp_path: Path, name: str, classes: tuple[str, ...]) -> Path:
+    base = tiny_meta(n_class=len(classes))
+    path = tmp_path / f"{name}.pt"
+    save_checkpoint(randomize(FCNBundle(dataclasses.replace(base, classes=classes)), seed=2), path)
+    return path
+
+
+# -- 2. saved corrections keep their meaning under another model -------------------------------------------
+def test_labels_of_other_classes_are_refused_and_nothing_is_rewritten(qtbot, tmp_path, files, monkeypatch):
+    folder, model = files
+    w = window(qtbot, tmp_path, model)
+    image = folder / "p0.png"
+    open_with_dialog(qtbot, w, monkeypatch, [image])
+    wait_result(qtbot, w, image)
+    start_editing(qtbot, w)
+    dab(qtbot, w, Qt.Key.Key_3)
+    assert w.editor.doc.labels[30, 41] == 3
+    press(w, Qt.Key.Key_E)  # leaving edit mode saves
+    ws = Workspace.beside(folder)
+    before = {p: ws_file.read_bytes() for p, ws_file in
+              (("label", ws.label_path(image)), ("state", ws.state_path(image)))}
+
+    voc = model_with_classes(tmp_path, "voc", VOC_CLASSES)
+    monkeypatch.setattr(QFileDialog, "getOpenFileNames", lambda *a, **k: ([str(voc)], ""))
+    press(w, Qt.Key.Key_L, Qt.KeyboardModifier.ControlModifier)  # Model → Load weights…
+    qtbot.waitUntil(lambda: w.meta is not None and w.meta.n_class == 21, timeout=30000)
+    wait_result(qtbot, w, image)
+    start_editing(qtbot, w)
+    said = w.edit_panel.status.text()
+    assert w.editor.doc is None, "the labels of c0…c4 were opened under the VOC classes"
+    assert "c3" in said and "aeroplane" in said, said  # both class lists are named
+    dab(qtbot, w, Qt.Key.Key_1)  # painting does nothing: there is no document
+    w.editor.save()
+    assert {"label": ws.label_path(image).read_bytes(), "state": ws.state_path(image).read_bytes()} == before
+
+
+def test_labels_of_the_same_classes_in_another_order_are_mapped_by_name(qtbot, tmp_path, files, monkeypatch):
+    folder, model = files
+    w = window(qtbot, tmp_path, model)
+    image = folder / "p0.png"
+    open_with_dialog(qtbot, w, monkeypatch, [image])
+    wait_result(qtbot, w, image)
+    start_editing(qtbot, w)
+    dab(qtbot, w, Qt.Key.Key_3)
+    press(w, Qt.Key.Key_E)
+    reordered = model_with_classes(tmp_path, "reordered", ("c3", "c0", "c1", "c2", "c4"))
+    monkeypatch.setattr(QFileDialog, "getOpenFileNames", lambda *a, **k: ([str(reordered)], ""))
+    press(w, Qt.Key.Key_L, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: w.meta is not None and w.meta.classes[0] == "c3", timeout=30000)
+    wait_result(qtbot, w, image)
+    start_editing(qtbot, w)
+    assert w.editor.doc is not None and w.editor.doc.labels[30, 41] == 0  # c3 is class 0 of this model
+    assert "other classes" in w.statusBar().currentMessage()
+    dab(qtbot, w, Qt.Key.Key_4, x=20, y=10)  # c4, index 4 in both
+    press(w, Qt.Key.Key_E)
+    saved = Workspace.beside(folder).load_labels(image, (60, 80), tiny_meta().classes)  # read as c0…c4 again
+    assert saved.labels[30, 41] == 3 and saved.labels[10, 21] == 4
+
+
+# -- 4. a big image shows at once; its labels follow with tile progress and Cancel ---------------------------
+def big_image(tmp_path: Path) -> Path:
+    rng = np.random.default_rng(5)
+    path = tmp_path / "big.png"
+    Image.fromarray(rng.integers(0, 255, (300, 400, 3), dtype=np.uint8)).save(path)
+    return path
+
+
+def slow_tiles(w, monkeypatch, seconds: float) -> None:
+    """The engine runs this window's images in 256-px tiles, each taking ``seconds`` more (a big image's pace)."""
+    engine = w.service.engine
+    engine.max_pixels, engine.tile = 10_000, 256
+    original = engine._tiled
+
+    def tiled(image, variants, tile, progress=None):
+        def slow(done, total):
+            time.sleep(seconds)
+            if progress is not None:
+                progress(done, total)
+        return original(image, variants, tile, slow)
+
+    monkeypatch.setattr(engine, "_tiled", tiled)
+
+
+def test_a_big_image_shows_at_once_and_its_labels_follow_with_tile_progress(qtbot, tmp_path, files, monkeypatch):
+    folder, model = files
+    w = window(qtbot, tmp_path, model)
+    small = folder / "p0.png"
+    open_with_dialog(qtbot, w, monkeypatch, [small])
+    wait_result(qtbot, w, small)
+    slow_tiles(w, monkeypatch, 0.4)
+    big = big_image(tmp_path)
+    open_with_dialog(qtbot, w, monkeypatch, [big])
+    # the new image replaces the old one at once (no old overlay under a new file name), its labels follow
+    qtbot.waitUntil(lambda: w.single.pane.image_item.image is not None
+                    and w.single.pane.image_item.image.shape[:2] == (300, 400), timeout=10000)
+    assert w.result is None and w.single.pane.overlay_item.image is None
+    row = w.tasks.row("opening")
+    qtbot.waitUntil(lambda: "segmenting" in row.bar.format() and "tiles" in row.bar.format(), timeout=10000)
+    assert " of " in row.bar.format() and row.bar.maximum() > 1
+    wait_result(qtbot, w, big)
+    assert w.single.pane.overlay_item.image.shape == (300, 400) and w.tasks.row("opening") is None
+
+
+def test_cancel_stops_a_big_image_and_the_window_goes_on(qtbot, tmp_path, files, monkeypatch):
+    folder, model = files
+    w = window(qtbot, tmp_path, model)
+    slow_tiles(w, monkeypatch, 0.4)
+    big = big_image(tmp_path)
+    open_with_dialog(qtbot, w, monkeypatch, [big])
+    qtbot.waitUntil(lambda: w.tasks.row("opening") is not None and "tiles" in w.tasks.row("opening").bar.format(),
+                    timeout=10000)
+    w.tasks.row("opening").cancel_button.click()
+    qtbot.waitUntil(lambda: "Stopped segmenting big.png" in w.statusBar().currentMessage(), timeout=10000)
+    assert w.result is None and w.tasks.row("opening") is None
+    monkeypatch.undo()  # the engine's own pace again
+    small = folder / "p1.png"
+    open_with_dialog(qtbot, w, monkeypatch, [small])
+    wait_result(qtbot, w, small)
+
+
+# -- 6. the export dialog -------------------------------------------------------------------------------------
+def corrected_window(qtbot, tmp_path, files, monkeypatch):
+    folder, model = files
+    w = window(qtbot, tmp_path, model)
+    open_with_dialog(qtbot, w, monkeypatch, [folder])
+    wait_result(qtbot, w, folder / "p0.png")
+    start_editing(qtbot, w)
+    dab(qtbot, w, Qt.Key.Key_2)
+    return w
+
+
+def export_dialog(qtbot, w):
+    w.actions.plain["export"].trigger()  # Correct → Export dataset… (Ctrl+E: test_every_action)
+    dialog = w.corrections.dialogs[-1]
+    assert dialog.isVisible()
+    return dialog
+
+
+def test_export_dialog_starts_beside_the_images_and_never_mixes_a_dataset_into_other_files(
+        qtbot, tmp_path, files, monkeypatch):
+    folder, _ = files
+    w = corrected_window(qtbot, tmp_path, files, monkeypatch)
+    dialog = export_dialog(qtbot, w)
+    assert Path(dialog.folder.text()) == folder.parent / "imgs_dataset"
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    for i in range(50):
+        (busy / f"f{i}.txt").write_text("x")
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(busy))
+    dialog.browse.click()
+    assert dialog.folder.text() == str(busy)
+    assert not dialog.export_button.isEnabled() and "50 other file" in dialog.problem.text()
+    dialog.replace.click()  # replacing a dataset never means writing among other files
+    assert not dialog.export_button.isEnabled()
+    assert sorted(p.name for p in busy.iterdir()) == sorted(f"f{i}.txt" for i in range(50))
+
+    new = tmp_path / "not" / "there" / "yet"  # a new folder's name, typed
+    dialog.folder.clear()
+    QTest.keyClicks(dialog.folder, str(new))
+    assert dialog.export_button.isEnabled() and dialog.problem.text() == ""
+    dialog.export_button.click()
+    qtbot.waitUntil(lambda: (new / "ImageSets/Segmentation/trainval.txt").exists(), timeout=20000)
+    qtbot.waitUntil(lambda: w.tasks.row("exporting") is None, timeout=20000)
+
+    again = export_dialog(qtbot, w)  # the same folder again: it holds a dataset now
+    again.folder.setText(str(new))
+    assert not again.export_button.isEnabled() and "Replace the dataset there" in again.problem.text()
+    again.replace.click()
+    assert again.export_button.isEnabled()
+    again.export_button.click()
+    qtbot.waitUntil(lambda: w.tasks.row("exporting") is None and "Export" in w.statusBar().currentMessage(),
+                    timeout=20000)
+    assert (new / "ImageSets/Segmentation/trainval.txt").exists()
+
+
+def test_export_of_the_bundled_samples_is_proposed_outside_the_installation(qtbot, tmp_path, files, monkeypatch):
+    _, model = files
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.setenv("XDG_DOCUMENTS_DIR", str(tmp_path / "docs"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    w = window(qtbot, tmp_path, model)
+    sample = sorted(SAMPLES.glob("*.jpg"))[0]
+    open_with_dialog(qtbot, w, monkeypatch, [sample])
+    wait_result(qtbot, w, sample)
+    dialog = export_dialog(qtbot, w)
+    proposed = Path(dialog.folder.text())
+    assert not proposed.resolve().is_relative_to(SAMPLES.parent.resolve().parent), proposed
+    assert proposed.name == f"{SAMPLES.name}_dataset"
+
+
+# -- 8. in edit mode the legend counts the labels on screen ------------------------------------------------
+def test_the_legend_counts_the_labels_being_edited(qtbot, tmp_path, files, monkeypatch):
+    w = corrected_window(qtbot, tmp_path, files, monkeypatch)
+    press(w, Qt.Key.Key_BracketRight)  # a bigger brush: the shares move visibly
+    for _ in range(6):
+        press(w, Qt.Key.Key_BracketRight)
+    dab(qtbot, w, Qt.Key.Key_4, x=30, y=30)
+    shares = class_fractions(w.editor.doc.labels, N_CLASS)
+    expected = f"c4  —  {100 * shares[4]:.1f} %"
+    qtbot.waitUntil(lambda: w.legend.item(4).text() == expected, timeout=3000)
+    prediction = class_fractions(w.result.predictions[w.variant].labels, N_CLASS)
+    assert abs(shares[4] - prediction[4]) > 0.001  # the test tells the two apart
+
+
+def labels_on_screen(w) -> np.ndarray | None:
+    """The labels the single view draws: the label layer (edits, saved corrections) above the prediction."""
+    view = w.single
+    return view.layer.labels if view.layer.isVisible() else view.pane.overlay_item.image
+
+
+# -- 9. saved corrections: marked in the list, shown after a restart, the edit panel about this image -------
+def test_saved_corrections_after_a_restart(qtbot, tmp_path, files, monkeypatch):
+    folder, model = files
+    w = corrected_window(qtbot, tmp_path, files, monkeypatch)
+    first = folder / "p0.png"
+    assert w.edit_panel.status.text() == "editing p0.png"
+    press(w, Qt.Key.Key_PageDown)  # the next image: the first one's edits are saved on the way
+    wait_result(qtbot, w, folder / "p1.png")
+    qtbot.waitUntil(lambda: w.editor.doc is not None, timeout=5000)
+    assert w.edit_panel.status.text() == "editing p1.png"  # not "saved p0.png"
+    assert "corrected" in w.files.item(0).text() and "corrected" not in w.files.item(1).text()
+    saved = w.editor.workspace(first).load_labels(first, (60, 80), w.meta.classes).labels
+    press(w, Qt.Key.Key_Q, Qt.KeyboardModifier.ControlModifier)
+    assert not w.isVisible()
+
+    again = window(qtbot, tmp_path, model)  # the same settings: a restart
+    open_with_dialog(qtbot, again, monkeypatch, [folder])
+    wait_result(qtbot, again, first)
+    assert "corrected" in again.files.item(0).text() and "verified" in again.files.item(0).text()
+    assert "corrected" not in again.files.item(1).text()
+    assert not again.editing and again.actions.plain["show_corrections"].isChecked()
+    qtbot.waitUntil(lambda: np.array_equal(labels_on_screen(again), saved), timeout=5000)
+    assert not np.array_equal(saved, again.result.predictions[again.variant].labels)
+    press(again, Qt.Key.Key_L)  # Show saved corrections off: the prediction
+    qtbot.waitUntil(lambda: np.array_equal(labels_on_screen(again), again.result.predictions[again.variant].labels),
+                    timeout=5000)
+
+
+# -- 12. from 1024×700 up, everything a person needs is on screen -------------------------------------------
+def visible_in(toolbar, action) -> bool:
+    button = toolbar.widgetForAction(action)
+    return button is not None and button.isVisible() and toolbar.rect().contains(button.geometry())
+
+
+@pytest.mark.parametrize("size", [(1024, 700), (1400, 900)])
+def test_small_screens_keep_the_images_list_and_undo_redo(qtbot, tmp_path, files, monkeypatch, size):
+    folder, model = files
+    w = window(qtbot, tmp_path, model, size=size)
+    open_with_dialog(qtbot, w, monkeypatch, [folder])
+    wait_result(qtbot, w, folder / "p0.png")
+    start_editing(qtbot, w)
+    qtbot.wait(50)
+    assert w.width() <= size[0] + 1 and w.files.width() >= 150, w.files.width()
+    correct = w.toolbars["correct"]
+    assert visible_in(correct, w.undo_action) and visible_in(correct, w.redo_action)
+    for action in w.actions.tools.values():
+        assert visible_in(correct, action), action.text()
+    press(w, Qt.Key.Key_K)  # the skip view: every panel of the finest head and the colour bar inside the window
+    qtbot.waitUntil(lambda: w.fusion is not None and bool(w.skips.maps), timeout=20000)
+    qtbot.wait(100)
+    grid = w.skips.grid
+    visible = grid.viewport().rect()
+    assert w.rect().contains(grid.mapTo(w, visible.bottomRight()))
+    for item in [*(pane for pane in grid.panes), w.skips.colorbar]:
+        r = grid.mapFromScene(item.sceneBoundingRect()).boundingRect()
+        assert visible.contains(r) and r.width() > 30 and r.height() > 25, r
+
+
+# -- 17. the bundled samples are never written into; where corrections go is said ---------------------------
+def test_corrections_of_the_samples_go_to_the_users_data_folder(qtbot, tmp_path, files, monkeypatch):
+    _, model = files
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    before = sorted(p.relative_to(SAMPLES) for p in SAMPLES.rglob("*"))
+    w = window(qtbot, tmp_path, model)
+    sample = sorted(SAMPLES.glob("*.jpg"))[0]
+    open_with_dialog(qtbot, w, monkeypatch, [sample])
+    said = w.statusBar().currentMessage()
+    assert "part of the installation" in said and str(tmp_path / "data") in said, said
+    wait_result(qtbot, w, sample)
+    start_editing(qtbot, w)
+    dab(qtbot, w, Qt.Key.Key_1, x=50, y=50)
+    press(w, Qt.Key.Key_E)
+    ws = w.editor.workspace(sample)
+    assert ws.root.is_relative_to(tmp_path / "data") and ws.label_path(sample).exists()
+    assert sorted(p.relative_to(SAMPLES) for p in SAMPLES.rglob("*")) == before
