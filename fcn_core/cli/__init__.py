@@ -16,6 +16,7 @@ from typing import Callable, Sequence
 from ..messages import one_line
 from . import bench, evaluate, export, info, make_demo_data, predict, train
 from .args import CLIError, add_device_arg, add_weights_args
+from .quiet import library_noise_captured
 
 __all__ = ["CLIError", "DEBUG_ENV", "add_device_arg", "add_weights_args", "build_parser", "debugging", "main"]
 
@@ -90,6 +91,12 @@ def main(argv: Sequence[str] | None = None, extra: Registrar | None = None, defa
         from ..inference.cpu_tuning import keep_freed_memory
 
         keep_freed_memory()
+    with library_noise_captured(enabled=args.command != "gui" and not debugging()):
+        return _run(handler, args)
+
+
+def _run(handler: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+    """The command, every failure turned into one line (the traceback with ``--debug``)."""
     try:
         return int(handler(args) or 0)
     except KeyboardInterrupt:
@@ -97,6 +104,12 @@ def main(argv: Sequence[str] | None = None, extra: Registrar | None = None, defa
             raise
         print("fcn-workbench: interrupted", file=sys.stderr)
         return 130
+    except MemoryError as e:
+        if debugging():
+            raise
+        detail = f" ({one_line(e)})" if str(e) else ""
+        print(f"fcn-workbench {args.command}: not enough memory for this{detail}; nothing was written", file=sys.stderr)
+        return 2
     except (CLIError, ValueError, OSError) as e:
         if debugging():
             raise

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
-from .args import add_device_arg, add_weights_args, engine_from_args, weights_paths
+from .args import CLIError, add_device_arg, add_weights_args, engine_from_args, weights_paths
+from .interrupts import interrupt_as_cancel
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -23,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..storage.export import export_dataset
+    from ..storage.export import ExportCancelled, export_dataset
 
     if args.predict_missing:  # the model runs: the engine, and torch with it
         engine = engine_from_args(args)
@@ -32,8 +34,16 @@ def run(args: argparse.Namespace) -> int:
         from ..weights import load_bundle
 
         meta, predict = load_bundle(weights_paths(args), args.at_once).meta, None
-    summary = export_dataset(args.source, args.out, meta.classes, meta.colors, args.val_fraction, args.seed,
-                             predict, args.only_verified, args.overwrite)
+    if not str(args.out).strip():
+        raise CLIError("--out needs a folder name")
+    # Ctrl+C cancels: before the dataset lands nothing is written; once it has landed, it is reported as done
+    with interrupt_as_cancel() as interrupted:
+        try:
+            summary = export_dataset(args.source, args.out, meta.classes, meta.colors, args.val_fraction, args.seed,
+                                     predict, args.only_verified, args.overwrite, cancel=interrupted)
+        except ExportCancelled:
+            print(f"fcn-workbench export: interrupted; nothing was exported, {args.out} is as it was", file=sys.stderr)
+            return 130
     print(f"exported {summary.written} images ({summary.from_corrections} corrected, {summary.predicted} predicted): "
           f"{len(summary.train)} train, {len(summary.val)} val → {args.out}")
     return 0

@@ -48,15 +48,19 @@ def channels_at_width(width: float) -> tuple[list[int], int]:
     return blocks, max(1, int(round(FC_CHANNELS * width)))
 
 
-def bilinear_kernel(channels: int, kernel_size: int) -> torch.Tensor:
-    """Weights of a transposed convolution that performs bilinear upsampling (diagonal in→out)."""
+def bilinear_filter(kernel_size: int) -> torch.Tensor:
+    """The kernel_size×kernel_size bilinear interpolation filter of Caffe's FCN surgery."""
     factor = (kernel_size + 1) // 2
     center = factor - 1 if kernel_size % 2 == 1 else factor - 0.5
     og = np.ogrid[:kernel_size, :kernel_size]
-    filt = (1 - abs(og[0] - center) / factor) * (1 - abs(og[1] - center) / factor)
-    weight = np.zeros((channels, channels, kernel_size, kernel_size), dtype=np.float64)
-    weight[range(channels), range(channels)] = filt
-    return torch.from_numpy(weight).float()
+    return torch.from_numpy((1 - abs(og[0] - center) / factor) * (1 - abs(og[1] - center) / factor)).float()
+
+
+def bilinear_kernel(channels: int, kernel_size: int) -> torch.Tensor:
+    """Weights of a transposed convolution that performs bilinear upsampling (diagonal in→out)."""
+    weight = torch.zeros((channels, channels, kernel_size, kernel_size))
+    weight[range(channels), range(channels)] = bilinear_filter(kernel_size)
+    return weight
 
 
 def crop_like(x: torch.Tensor, offset: int, height: int, width: int) -> torch.Tensor:
@@ -119,8 +123,9 @@ class VGG16Backbone(nn.Module):
 
 def _upsampler(n_class: int, kernel: int, stride: int) -> nn.ConvTranspose2d:
     layer = nn.ConvTranspose2d(n_class, n_class, kernel, stride=stride, bias=False)
-    with torch.no_grad():
-        layer.weight.copy_(bilinear_kernel(n_class, kernel))
+    with torch.no_grad():  # in place: a 255-class upscore8 is 1 GB, a second copy of it is not needed
+        layer.weight.zero_()
+        layer.weight[range(n_class), range(n_class)] = bilinear_filter(kernel)
     return layer
 
 

@@ -87,14 +87,37 @@ class ModelMeta:
 
     @classmethod
     def from_dict(cls, d: dict) -> "ModelMeta":
+        """The metadata :meth:`to_dict` wrote; anything else (a crafted file's wrong types, colours outside
+        0–255, a width out of range) is a :class:`ValueError` naming the field."""
+        if not isinstance(d, dict):
+            raise ValueError("the metadata is not a mapping")
+        classes, colors, variants = d["classes"], d["colors"], d["variants"]
+        if not isinstance(classes, list) or not all(isinstance(c, str) for c in classes):
+            raise ValueError("classes must be a list of names")
+        if not isinstance(colors, list) or not all(
+                isinstance(c, list) and len(c) == 3 and all(type(x) is int and 0 <= x <= 255 for x in c)
+                for c in colors):
+            raise ValueError("colors must be a list of three 0–255 integers each")
+        if not isinstance(variants, list) or not all(
+                isinstance(v, dict) and isinstance(v.get("name"), str) and isinstance(v.get("backbone", ""), str)
+                and isinstance(v.get("at_once", False), bool) for v in variants):
+            raise ValueError("variants must be a list of {name, backbone, at_once}")
+        width, source = d.get("width", 1.0), d.get("source", "")
+        if type(width) not in (int, float) or not 0 < width <= 1:
+            raise ValueError(f"width must be a number in (0, 1], not {str(width)[:40]}")
+        if not isinstance(source, str):
+            raise ValueError("source must be text")
+        preprocessing = d["preprocessing"]
+        if not isinstance(preprocessing, dict):
+            raise ValueError("preprocessing must be a mapping")
         return cls(
-            classes=tuple(str(c) for c in d["classes"]),
-            colors=tuple(tuple(int(x) for x in c) for c in d["colors"]),
-            preprocessing=Preprocessing.from_dict(d["preprocessing"]),
-            variants=tuple(VariantSpec(str(v["name"]), str(v.get("backbone", "shared")), bool(v.get("at_once", False)))
-                           for v in d["variants"]),
-            width=float(d.get("width", 1.0)),
-            source=str(d.get("source", "")),
+            classes=tuple(classes),
+            colors=tuple((c[0], c[1], c[2]) for c in colors),
+            preprocessing=Preprocessing.from_dict(preprocessing),
+            variants=tuple(VariantSpec(v["name"], v.get("backbone", "shared"), v.get("at_once", False))
+                           for v in variants),
+            width=float(width),
+            source=source,
             provenance=Provenance.from_dict(d.get("provenance", {})),
         )
 

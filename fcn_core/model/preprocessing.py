@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 VOC_MEAN_BGR = (104.00698793, 116.66876762, 122.67891434)
@@ -27,6 +28,8 @@ class Preprocessing:
             raise ValueError(f"channel order must be RGB or BGR, not {self.channel_order!r}")
         if len(self.mean) != 3 or len(self.std) != 3 or min(self.std) <= 0:
             raise ValueError("mean and std need three values each, std positive")
+        if not all(math.isfinite(v) for v in (self.value_range, *self.mean, *self.std)) or self.value_range <= 0:
+            raise ValueError("the value range, mean and std must be finite numbers (the range positive)")
 
     @classmethod
     def voc(cls) -> "Preprocessing":
@@ -43,8 +46,16 @@ class Preprocessing:
 
     @classmethod
     def from_dict(cls, d: dict) -> "Preprocessing":
-        return cls(str(d["channel_order"]), float(d["value_range"]), tuple(map(float, d["mean"])),
-                   tuple(map(float, d["std"])))
+        def numbers(key: str) -> tuple[float, ...]:
+            values = d[key]
+            if not isinstance(values, list) or not all(type(v) in (int, float) for v in values):
+                raise ValueError(f"preprocessing {key} must be a list of numbers")
+            return tuple(float(v) for v in values)
+
+        order, value_range = d["channel_order"], d["value_range"]
+        if not isinstance(order, str) or type(value_range) not in (int, float):
+            raise ValueError("preprocessing needs a channel order (text) and a value range (a number)")
+        return cls(order, float(value_range), numbers("mean"), numbers("std"))  # type: ignore[arg-type]
 
     def describe(self) -> str:
         return (f"{self.channel_order}, 0–{self.value_range:g}, mean "

@@ -18,9 +18,9 @@ from PIL import Image
 
 from ..model.palette import VOID, full_palette
 from .atomic import atomic_write_bytes
-from .image_io import (ImageReadError, _exif_orientation, decode_image, is_image_path, read_label_png,
+from .image_io import (_exif_orientation, decode_image, file_bytes, is_image_path, read_label_png,
                        write_label_png, write_mask_png)
-from .staging import staged_folder
+from .staging import TargetTaken, staged_folder
 from .voc_layout import CLASSES_FILE, VOCLayout
 from .workspace import WORKSPACE_DIR, Workspace
 
@@ -61,7 +61,14 @@ def _check_target(out: Path, overwrite: bool) -> None:
     if out.exists() and not out.is_dir():
         raise ValueError(f"{out} is a file, not a folder")
     if not overwrite and any((out / e).exists() for e in ENTRIES):
-        raise ValueError(f"{out} already holds a dataset; choose an empty folder (or overwrite on purpose)")
+        raise ValueError(f"{out} already holds a dataset; choose an empty folder, or replace it on purpose (--overwrite)")
+
+
+def _no_dataset_arrived(out: Path) -> None:
+    """At the landing, under the folder's lock: another export may have written ``out`` since it was checked."""
+    if any((out / e).exists() for e in ENTRIES):
+        raise TargetTaken(f"{out} received a dataset from another export while this one was written; "
+                          "nothing of this export was written there")
 
 
 def export_dataset(source: str | Path, out: str | Path, classes: tuple[str, ...], colors, val_fraction: float = 0.2,
@@ -77,6 +84,8 @@ def export_dataset(source: str | Path, out: str | Path, classes: tuple[str, ...]
     """
     folder, ws = find_source(source)
     ws = workspace or ws
+    if not str(out).strip():
+        raise ValueError("the export needs a folder name")
     out = Path(out)
     _check_target(out, overwrite)
     if not 0 <= val_fraction < 1:
@@ -87,7 +96,7 @@ def export_dataset(source: str | Path, out: str | Path, classes: tuple[str, ...]
     if predict is None and not any(ws.has(p) for p in images):
         raise ValueError(f"nothing to export: no image in {folder} has corrections (use --predict-missing)")
     try:
-        with staged_folder(out, ENTRIES) as stage:
+        with staged_folder(out, ENTRIES, None if overwrite else _no_dataset_arrived) as stage:
             summary = _write(stage, images, ws, classes, colors, val_fraction, seed, predict, only_verified,
                              progress, cancel)
     except OSError as e:
@@ -102,10 +111,7 @@ def _check(cancel: Callable[[], bool] | None) -> None:
 
 def _read_source(path: Path) -> tuple[bytes, np.ndarray]:
     """An image file's bytes and its pixels as :func:`~.image_io.read_image` gives them (one read)."""
-    try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise ImageReadError(f"{path} cannot be read: {e.strerror or e}") from None
+    data = file_bytes(path)
     return data, decode_image(data, path.name)
 
 

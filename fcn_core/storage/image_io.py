@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import stat
 import warnings
@@ -11,10 +12,13 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps, PngImagePlugin
 
+from ..messages import one_line
 from .atomic import atomic_write_bytes, atomic_write_via
+from .regular_files import NotARegularFile, open_regular, read_regular
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".ppm", ".pgm")
-MAX_PIXELS = 400_000_000  # refuse decompression bombs before decoding
+MAX_PIXELS = 400_000_000  # refuse decompression bombs before decoding (images and label PNGs alike)
+MAX_FILE_BYTES = 2 << 30  # an image file larger than this is not read (an uncompressed 400 MP BMP is 1.2 GB)
 
 
 class ImageReadError(ValueError):
@@ -36,18 +40,49 @@ def expand_image_paths(paths) -> list[Path]:
     return out
 
 
+@contextlib.contextmanager
+def _our_size_policy():
+    """Pillow without its own pixel cap and its DecompressionBombWarning: :data:`MAX_PIXELS` is checked
+    instead, for images and label PNGs alike."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        saved, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+        try:
+            yield
+        finally:
+            Image.MAX_IMAGE_PIXELS = saved
+
+
 def _header_size(data: bytes) -> tuple[int, int] | None:
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            saved, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None  # we judge the size ourselves
-            try:
-                with Image.open(io.BytesIO(data)) as im:
-                    return im.size
-            finally:
-                Image.MAX_IMAGE_PIXELS = saved
+        with _our_size_policy(), Image.open(io.BytesIO(data)) as im:
+            return im.size
     except Exception:  # noqa: BLE001 - Pillow may not know the format; OpenCV still gets a try
         return None
+
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def check_png_chunks(data: bytes, name: str) -> None:
+    """Refuse a PNG whose chunk lengths run past its end, before a decoder trusts them (a 141-byte file whose
+    IDAT claims 4 GB made OpenCV reserve that much)."""
+    pos, end = len(PNG_SIGNATURE), len(data)
+    while pos + 8 <= end:
+        length = int.from_bytes(data[pos:pos + 4], "big")
+        kind = data[pos + 4:pos + 8]
+        if length > end - pos - 12:
+            raise ImageReadError(f"{name} is a damaged PNG: its {kind.decode('latin-1')!r} chunk claims "
+                                 f"{length:,} bytes, the file has {end - pos - 12:,} left")
+        if kind == b"IEND":
+            return
+        pos += 12 + length
+
+
+def _check_size(size: tuple[int, int] | None, name: str) -> None:
+    if size and size[0] * size[1] > MAX_PIXELS:
+        raise ImageReadError(f"{name} is {size[0]}×{size[1]} pixels, more than this app will decode "
+                             f"({MAX_PIXELS:,} pixels at most)")
 
 
 def _to_rgb8(arr: np.ndarray) -> np.ndarray:
@@ -84,9 +119,9 @@ def decode_image(data: bytes, name: str = "image") -> np.ndarray:
     """Decode image bytes to H×W×3 uint8 RGB at its displayed orientation."""
     if not data:
         raise ImageReadError(f"{name} is empty")
-    size = _header_size(data)
-    if size and size[0] * size[1] > MAX_PIXELS:
-        raise ImageReadError(f"{name} claims {size[0]}×{size[1]} pixels, more than this app will decode")
+    if data.startswith(PNG_SIGNATURE):
+        check_png_chunks(data, name)
+    _check_size(_header_size(data), name)
     buf = np.frombuffer(data, dtype=np.uint8)
     try:
         arr = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED | cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR)
@@ -104,17 +139,18 @@ def decode_image(data: bytes, name: str = "image") -> np.ndarray:
         raise ImageReadError(f"{name} is not an image this app can read (unknown format or corrupt data)") from None
 
 
+def file_bytes(path: str | Path, what: str = "image") -> bytes:
+    """The bytes of an image or label file: a regular file only (a FIFO is refused, never waited on), bounded."""
+    try:
+        return read_regular(path, MAX_FILE_BYTES, what)
+    except NotARegularFile as e:
+        raise ImageReadError(str(e)) from None
+
+
 def read_image(path: str | Path) -> np.ndarray:
     """Read an image file (any path, including non-ASCII) as H×W×3 uint8 RGB, EXIF-oriented."""
     path = Path(path)
-    if not path.exists():
-        raise ImageReadError(f"{path} does not exist")
-    if path.is_dir():
-        raise ImageReadError(f"{path} is a folder, not an image")
-    try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise ImageReadError(f"{path} cannot be read: {e.strerror or e}") from None
+    data = file_bytes(path)
     return decode_image(data, path.name)
 
 
@@ -130,19 +166,11 @@ def read_thumbnail(path: str | Path, size: int) -> np.ndarray:
     if size < 1:
         raise ValueError(f"thumbnail size must be at least 1, not {size}")
     path = Path(path)
-    if not path.exists():
-        raise ImageReadError(f"{path} does not exist")
-    if path.is_dir():
-        raise ImageReadError(f"{path} is a folder, not an image")
-    try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise ImageReadError(f"{path} cannot be read: {e.strerror or e}") from None
+    data = file_bytes(path)
     if not data:
         raise ImageReadError(f"{path.name} is empty")
     dims = _header_size(data)
-    if dims and dims[0] * dims[1] > MAX_PIXELS:  # refused here too: the window would refuse to open it anyway
-        raise ImageReadError(f"{path.name} claims {dims[0]}×{dims[1]} pixels, more than this app will decode")
+    _check_size(dims, path.name)  # refused here too: the window would refuse to open it anyway
     rgb = None
     if data[:3] == b"\xff\xd8\xff" and dims:
         # the largest reduction that still leaves at least ``size`` pixels, so the final resize only shrinks
@@ -198,8 +226,12 @@ def read_label_png(path: str | Path) -> np.ndarray:
 def read_label_png_chunks(path: str | Path) -> tuple[np.ndarray, dict[bytes, bytes]]:
     """A label PNG's class indices and its private chunks (those :func:`encode_label_png` wrote)."""
     path = Path(path)
+    data = file_bytes(path, "label PNG")
+    if data.startswith(PNG_SIGNATURE):
+        check_png_chunks(data, path.name)
     try:
-        with Image.open(path) as im:
+        with _our_size_policy(), Image.open(io.BytesIO(data)) as im:
+            _check_size(im.size, path.name)
             if im.mode not in ("P", "L"):
                 raise ImageReadError(f"{path.name} is a {im.mode} image, not a palette or grayscale label PNG")
             labels = np.array(im)
@@ -207,8 +239,10 @@ def read_label_png_chunks(path: str | Path) -> tuple[np.ndarray, dict[bytes, byt
             return labels, chunks
     except ImageReadError:
         raise
+    except MemoryError:
+        raise
     except Exception as e:  # noqa: BLE001
-        raise ImageReadError(f"{path.name} is not a readable label PNG ({e})") from None
+        raise ImageReadError(f"{path.name} is not a readable label PNG ({one_line(e)})") from None
 
 
 PROBE_BYTES = 1 << 20  # enough for any header we know (EXIF blocks included)
@@ -220,25 +254,18 @@ def probe_image(path: str | Path) -> tuple[int, int] | None:
     only a full decode can tell (a format Pillow's header reader does not know). Raises :class:`ImageReadError`."""
     path = Path(path)
     try:
-        st = path.stat()
-    except OSError as e:
-        raise ImageReadError(f"{path} does not exist" if not path.exists() else f"{path} cannot be read: {e.strerror or e}") from None
-    if path.is_dir():
-        raise ImageReadError(f"{path} is a folder, not an image")
-    if not stat.S_ISREG(st.st_mode):
-        raise ImageReadError(f"{path} is not a regular file (a pipe or a device), so it is not opened")
-    if st.st_size == 0:
-        raise ImageReadError(f"{path.name} is empty")
-    try:
-        with open(path, "rb") as f:
+        with open_regular(path, MAX_FILE_BYTES, "image") as f:
             head = f.read(PROBE_BYTES)
+    except NotARegularFile as e:
+        raise ImageReadError(str(e)) from None
     except OSError as e:
         raise ImageReadError(f"{path} cannot be read: {e.strerror or e}") from None
+    if not head:
+        raise ImageReadError(f"{path.name} is empty")
     size = _header_size(head)
     if size is None:
         if cv2.haveImageReader(str(path)):
             return None  # OpenCV knows the signature: the full decode decides
         raise ImageReadError(f"{path.name} is not an image this app can read (unknown format or corrupt data)")
-    if size[0] * size[1] > MAX_PIXELS:
-        raise ImageReadError(f"{path.name} claims {size[0]}×{size[1]} pixels, more than this app will decode")
+    _check_size(size, path.name)
     return size

@@ -9,20 +9,29 @@ leaves the hidden folder behind; the next export into the same target removes it
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
 import shutil
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
+
+from ..messages import one_line
 
 from .atomic import fsync_dir
-from .writer_locks import claim, open_held
+from .writer_locks import claim, open_held, wait_held
 
 STAGE_MARK = ".staging-"
+_PENDING = ".pending-"  # a stage's name until its lock is held: no sweep touches it
 _REPLACED = ".replaced"
 _SWAPPED = ".swapped"  # the swap is complete: what .replaced holds is no longer needed
+_ENTRIES = ".swap-entries"  # written before a swap starts: what a killed swap still has to move, to finish it
+
+
+class TargetTaken(ValueError):
+    """The target received a dataset from another writer while this one was being written."""
 
 
 def _make_parents(folder: Path) -> list[Path]:
@@ -60,15 +69,45 @@ def remove_stale_stages(target: str | Path) -> list[Path]:
         if not (pattern.match(e.name) and e.is_dir(follow_symlinks=False)):
             continue
         with claim(e.path) as stale:
-            old_data = os.path.exists(os.path.join(e.path, _REPLACED))
-            if stale and (not old_data or os.path.exists(os.path.join(e.path, _SWAPPED))):
-                shutil.rmtree(e.path, ignore_errors=True)
-                removed.append(Path(e.path))
+            if not stale:
+                continue
+            stage = Path(e.path)
+            if (stage / _REPLACED).exists() and not (stage / _SWAPPED).exists():
+                if not _finish_swap(stage, target):
+                    continue  # no record of what to move: the old data stays where it is, for a person to see
+            shutil.rmtree(stage, ignore_errors=True)
+            removed.append(stage)
     return removed
+
+
+def _finish_swap(stage: Path, target: Path) -> bool:
+    """Complete the swap a killed writer began (its contents were complete before any entry moved): every
+    entry still in ``stage`` moves into ``target``, the old one aside first. False when there is no record."""
+    try:
+        entries = json.loads((stage / _ENTRIES).read_text())
+    except (OSError, ValueError):
+        return False
+    if not (isinstance(entries, list) and all(isinstance(e, str) and ".." not in e for e in entries)):
+        return False
+    old = stage / _REPLACED
+    for e in entries:
+        if not (stage / e).exists():
+            continue  # moved before the kill, or not part of this export
+        dst = target / e
+        if dst.exists() or dst.is_symlink():  # still the old one: the new one is in the stage
+            (old / e).parent.mkdir(parents=True, exist_ok=True)
+            os.replace(dst, old / e)
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(stage / e, dst)
+    (stage / _SWAPPED).touch()
+    fsync_dir(target)
+    return True
 
 
 def _swap_in(stage: Path, target: Path, entries: tuple[str, ...]) -> None:
     """Move each entry of ``stage`` into ``target``, the old one aside first; roll everything back on failure."""
+    (stage / _ENTRIES).write_text(json.dumps(list(entries)))
+    fsync_dir(stage)
     old = stage / _REPLACED
     old.mkdir()
     done: list[str] = []
@@ -102,32 +141,44 @@ def _swap_in(stage: Path, target: Path, entries: tuple[str, ...]) -> None:
 
 
 @contextmanager
-def staged_folder(target: str | Path, entries: tuple[str, ...]) -> Iterator[Path]:
+def staged_folder(target: str | Path, entries: tuple[str, ...],
+                  still_free: Callable[[Path], None] | None = None) -> Iterator[Path]:
     """Yield an empty hidden folder beside ``target``; when the block succeeds, its ``entries`` land in ``target``.
 
-    ``entries`` are relative paths (``"ImageSets/Segmentation"`` is one). On any exception the hidden folder
-    is removed and ``target`` is unchanged.
+    ``entries`` are relative paths (``"ImageSets/Segmentation"`` is one). ``still_free(target)`` is called at
+    the landing, under a lock that other staged writes into the same folder wait for, and raises if the target
+    may no longer be written (another writer's dataset arrived meanwhile): two writers that both found the
+    target free never both land. On any exception the hidden folder is removed and ``target`` is unchanged.
     """
-    target = Path(target).resolve()  # "." gets a name, a symlinked folder its real place
+    try:
+        target = Path(target).resolve()  # "." gets a name, a symlinked folder its real place
+    except (RuntimeError, OSError) as e:  # a symlink loop
+        raise ValueError(f"{target} cannot be used as a folder: {one_line(e)}") from None
     if target.exists() and not target.is_dir():
         raise ValueError(f"{target} is a file, not a folder")
     made = _make_parents(target.parent)
     remove_stale_stages(target)
-    stage = target.parent / f".{target.name}{STAGE_MARK}{secrets.token_hex(4)}"
+    token = secrets.token_hex(4)
+    pending, stage = (target.parent / f".{target.name}{mark}{token}" for mark in (_PENDING, STAGE_MARK))
     try:
-        os.mkdir(stage)
+        os.mkdir(pending)
+        lock = open_held(pending)  # held until the export is in place or gone: a sweep leaves a live stage alone
+        os.rename(pending, stage)  # a sweep sees it only now, locked
     except BaseException:
+        shutil.rmtree(pending, ignore_errors=True)
         _remove_empty(made)
         raise
-    lock = open_held(stage)  # held until the export is in place or gone: a sweep leaves a live stage alone
     try:
         yield stage
         fsync_dir(stage)
-        if not target.exists() or (not any(target.iterdir()) and target != Path.cwd()):
-            os.replace(stage, target)  # rename(2) also replaces an empty folder, in one step
-        else:
-            _swap_in(stage, target, entries)
-            (stage / _SWAPPED).touch()
+        with _landing_lock(target.parent):
+            if still_free is not None:
+                still_free(target)
+            if not target.exists() or (not any(target.iterdir()) and target != Path.cwd()):
+                os.replace(stage, target)  # rename(2) also replaces an empty folder, in one step
+            else:
+                _swap_in(stage, target, entries)
+                (stage / _SWAPPED).touch()
     except BaseException:
         if not (stage / _REPLACED).exists():  # never delete old data a failed rollback left there
             shutil.rmtree(stage, ignore_errors=True)
@@ -138,3 +189,15 @@ def staged_folder(target: str | Path, entries: tuple[str, ...]) -> Iterator[Path
             os.close(lock)
     shutil.rmtree(stage, ignore_errors=True)  # what is left: the entries the new ones replaced
     fsync_dir(target.parent)
+
+
+@contextmanager
+def _landing_lock(folder: Path) -> Iterator[None]:
+    """An exclusive lock on ``folder`` (the target's parent) while a stage lands: the check and the move are
+    one step for every staged writer of this app. Without ``flock`` (Windows) nothing is locked."""
+    fd = wait_held(folder)
+    try:
+        yield
+    finally:
+        if fd is not None:
+            os.close(fd)

@@ -10,8 +10,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .atomic import atomic_write_bytes
+from .json_input import parse_json
+from .regular_files import read_regular
 
 CLASSES_FILE = "classes.json"
+MAX_SPLIT_BYTES = 64 << 20  # a split file of 64 MB lists millions of ids
+MAX_CLASSES_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -37,7 +41,12 @@ class VOCLayout:
         if not path.exists():
             have = sorted(p.stem for p in self.splits.glob("*.txt")) if self.splits.exists() else []
             raise ValueError(f"{self.root} has no split {split!r} (it has: {', '.join(have) or 'none'})")
-        return [line.strip() for line in path.read_text().splitlines() if line.strip()]
+        data = read_regular(path, MAX_SPLIT_BYTES, "split file")
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ValueError(f"{path} is not a text file of image ids (not UTF-8)") from None
+        return [line.strip() for line in text.splitlines() if line.strip()]
 
     def make_dirs(self) -> None:
         for d in (self.images, self.labels, self.splits):
@@ -54,5 +63,15 @@ class VOCLayout:
         path = self.root / CLASSES_FILE
         if not path.exists():
             return None
-        data = json.loads(path.read_text())
-        return tuple(data["classes"]), tuple(tuple(int(x) for x in c) for c in data["colors"])
+        data = parse_json(read_regular(path, MAX_CLASSES_BYTES, "classes file"), str(path))
+        try:
+            names, colors = data["classes"], data["colors"]
+            ok = (isinstance(names, list) and isinstance(colors, list) and len(names) == len(colors)
+                  and all(isinstance(n, str) for n in names)
+                  and all(isinstance(c, list) and len(c) == 3 and all(type(x) is int and 0 <= x <= 255 for x in c)
+                          for c in colors))
+        except (TypeError, KeyError):
+            ok = False
+        if not ok:
+            raise ValueError(f"{path} does not hold class names with one 0–255 RGB colour each")
+        return tuple(names), tuple(tuple(c) for c in colors)

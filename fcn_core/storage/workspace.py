@@ -21,7 +21,9 @@ from ..labels.class_mapping import ClassMismatch, map_labels  # noqa: F401 - Cla
 from ..labels.document import LabelDocument
 from ..model.palette import VOID
 from .atomic import atomic_write_bytes, remove_stale_temps
-from .image_io import ImageReadError, encode_label_png, read_label_png, read_label_png_chunks, write_mask_png
+from .json_input import parse_json
+from .regular_files import NotARegularFile, open_regular, read_regular
+from .image_io import MAX_FILE_BYTES, ImageReadError, encode_label_png, read_label_png, read_label_png_chunks, write_mask_png
 
 WORKSPACE_DIR = "fcn_workbench_labels"
 # ancillary, private, not safe to copy: a tool that edits the pixels drops it rather than keep a stale mask
@@ -60,11 +62,9 @@ def unpack_verified(data: bytes, labels: np.ndarray) -> np.ndarray | None:
 
 def _json(data: bytes) -> object:
     """Parsed JSON, or None for anything we did not write: too large, not UTF-8, malformed, nested too deep."""
-    if len(data) > MAX_STATE_BYTES:
-        return None
     try:
-        return json.loads(data.decode("utf-8"))
-    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError; ``[[[[…`` 100000 deep recurses
+        return parse_json(data, "state", MAX_STATE_BYTES)
+    except ValueError:
         return None
 
 
@@ -85,7 +85,7 @@ def _revision(state: dict) -> int:
 def _header_chunks(path: Path) -> dict[bytes, bytes]:
     """The private chunks before a PNG's pixels, read without decoding them; {} if unreadable."""
     try:
-        with Image.open(path) as im:
+        with open_regular(path, MAX_FILE_BYTES, "label PNG") as f, Image.open(f) as im:
             return {c[0]: c[1] for c in getattr(im, "private_chunks", [])}
     except Exception:  # noqa: BLE001 - a missing or foreign file simply has no chunks of ours
         return {}
@@ -146,9 +146,8 @@ class Workspace:
     def _state(self, image: Path) -> dict | None:
         """The image's state.json, or None when missing, unreadable or crafted (bounded read, never raises)."""
         try:
-            with open(self.state_path(image), "rb") as f:
-                data = f.read(MAX_STATE_BYTES + 1)
-        except OSError:
+            data = read_regular(self.state_path(image), MAX_STATE_BYTES, "state file")
+        except (OSError, NotARegularFile):
             return None
         state = _json(data)
         return state if isinstance(state, dict) else None

@@ -9,6 +9,7 @@ and nothing is deleted.
 from __future__ import annotations
 
 import os
+import stat
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -45,18 +46,38 @@ def open_held(folder: str | Path) -> int | None:
     return hold(fd)
 
 
+def wait_held(folder: str | Path) -> int | None:
+    """Open ``folder`` and wait for its exclusive lock; the descriptor to close when done, or None (no
+    ``flock``, or a folder that cannot be opened or locked: then the caller goes on unguarded)."""
+    if fcntl is None:
+        return None
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
+
+
 @contextmanager
 def claim(path: str | Path) -> Iterator[bool]:
     """Yield whether no writer holds ``path`` (True: its writer is gone, and the lock is ours meanwhile)."""
     if fcntl is None:
         yield False
         return
-    try:
-        fd = os.open(path, os.O_RDONLY)
+    try:  # never blocks: a FIFO put where a leftover could be is opened without waiting, then refused
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except OSError:
         yield False
         return
     try:
+        if not (stat.S_ISREG(os.fstat(fd).st_mode) or stat.S_ISDIR(os.fstat(fd).st_mode)):
+            yield False
+            return
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:

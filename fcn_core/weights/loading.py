@@ -11,31 +11,27 @@ from torch import nn
 from ..model.bundle import FCNBundle
 from ..model.metadata import VARIANTS, ModelMeta, VariantSpec, class_meta
 from ..model.preprocessing import Preprocessing
+from ..storage.regular_files import NotARegularFile, open_regular
 from .caffemodel import read_caffemodel
 from .errors import WeightsError
 from .native import bundle_from_native, is_native
 from .public_nets import PublicNet, public_net
-from .state_dicts import fit_state_dict, safe_torch_load
+from .state_dicts import MAX_WEIGHTS_BYTES, fit_state_dict, safe_torch_load
 from .vgg16 import is_torchvision_vgg16
 
 _TORCH_MAGIC = (b"PK\x03\x04", b"\x80")
 
 
-def _check_file(path: Path) -> None:
-    if not path.exists():
-        raise WeightsError(f"{path} does not exist")
-    if path.is_dir():
-        raise WeightsError(f"{path} is a folder, not a weights file")
-    if path.stat().st_size == 0:
-        raise WeightsError(f"{path.name} is empty")
-
-
 def read_weights_file(path: str | Path, at_once: bool = False) -> FCNBundle | PublicNet | dict:
     """Detect and read one file: a native bundle, a public net, or a torchvision VGG16 state dict."""
     path = Path(path)
-    _check_file(path)
-    with open(path, "rb") as f:
-        head = f.read(4)
+    try:
+        with open_regular(path, MAX_WEIGHTS_BYTES, "weights file") as f:
+            head = f.read(4)
+    except NotARegularFile as e:
+        raise WeightsError(str(e)) from None
+    if not head:
+        raise WeightsError(f"{path.name} is empty")
     if head.startswith(_TORCH_MAGIC):
         obj = safe_torch_load(path, path.name)
         if is_native(obj):

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import torch
 
+from ..messages import one_line
 from ..storage.atomic import atomic_write_via, remove_stale_temps
+from ..storage.json_input import parse_json
 from ..model.bundle import FCNBundle
 from ..model.metadata import ModelMeta
 from .errors import WeightsError
@@ -40,10 +42,15 @@ def bundle_from_native(obj: dict, source: str) -> FCNBundle:
     """Build the bundle a loaded native checkpoint describes."""
     if obj.get("version") != VERSION:
         raise WeightsError(f"{source} is an FCN Workbench checkpoint of version {obj.get('version')}, this app reads version {VERSION}")
+    raw = obj.get("meta")
+    if not isinstance(raw, (str, bytes)):
+        raise WeightsError(f"{source} has no metadata text")
     try:
-        meta = ModelMeta.from_dict(json.loads(obj["meta"]))
-    except (KeyError, TypeError, ValueError) as e:
-        raise WeightsError(f"{source} has broken metadata: {e}") from None
+        meta = ModelMeta.from_dict(parse_json(raw, "its metadata"))  # type: ignore[arg-type]
+    except KeyError as e:
+        raise WeightsError(f"{source} has broken metadata: {e} is missing") from None
+    except (TypeError, ValueError, AttributeError, OverflowError, RecursionError) as e:
+        raise WeightsError(f"{source} has broken metadata: {one_line(e)}") from None
     state = obj.get("state_dict")
     if not isinstance(state, dict):
         raise WeightsError(f"{source} has no state_dict")

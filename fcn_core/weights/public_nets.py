@@ -8,6 +8,8 @@ import torch
 
 from .errors import WeightsError
 
+MAX_CLASSES = 255  # 255 is void in the label PNGs
+
 BACKBONE_PREFIXES = ("conv", "fc6", "fc7")
 VARIANT_BY_FINAL_LAYER = {"upscore8": "8s", "upscore16": "16s", "upscore": "32s"}
 
@@ -44,9 +46,21 @@ def variant_from_keys(keys, source: str) -> str:
 
 def public_net(state: dict[str, torch.Tensor], source: str, fmt: str, at_once: bool = False) -> PublicNet:
     """Check the essentials of a torchfcn-named state dict and say which net it is."""
+    for key, value in state.items():
+        if not isinstance(key, str):
+            raise WeightsError(f"{source} is not a state dict this app reads: it has a key that is not text ({str(key)[:40]})")
+        if not isinstance(value, torch.Tensor):
+            raise WeightsError(f"{source}: {key} is a {type(value).__name__}, not a tensor")
+        if not value.is_floating_point() or value.dim() == 0:
+            raise WeightsError(f"{source}: {key} is not an array of weights ({value.dtype}, {value.dim()} dimensions)")
     for key in ("conv1_1.weight", "score_fr.weight"):
         if key not in state:
             raise WeightsError(f"{source} is not an FCN ({key} is missing)")
+    if state["conv1_1.weight"].dim() != 4 or state["score_fr.weight"].dim() != 4:
+        raise WeightsError(f"{source}: conv1_1 and score_fr weights must be 4-d convolution kernels")
+    n_class = int(state["score_fr.weight"].shape[0])
+    if not 1 <= n_class <= MAX_CLASSES:
+        raise WeightsError(f"{source} scores {n_class} classes; this app handles 1 to {MAX_CLASSES}")
     variant = variant_from_keys(state.keys(), source)
     if at_once and variant != "8s":
         raise WeightsError(f"{source} is FCN-{variant}; only FCN-8s has an at-once form")

@@ -7,7 +7,10 @@ import warnings
 import torch
 from torch import nn
 
+from ..storage.regular_files import NotARegularFile, open_regular
 from .errors import WeightsError
+
+MAX_WEIGHTS_BYTES = 4 << 30  # the full-width VGG16 FCN is 0.5 GB; a file eight times that is not a weights file
 
 
 def _short(keys: list[str], n: int = 4) -> str:
@@ -20,6 +23,8 @@ def fit_state_dict(module: nn.Module, state: dict[str, torch.Tensor], source: st
     fc6/fc7 weights stored as fully connected matrices are reshaped to their convolution form.
     """
     expected = module.state_dict()
+    if not isinstance(state, dict) or not all(isinstance(k, str) for k in state):
+        raise WeightsError(f"{source} does not hold a state dict (names → tensors)")
     missing = [k for k in expected if k not in state]
     unexpected = [k for k in state if k not in expected]
     problems = []
@@ -42,9 +47,12 @@ def fit_state_dict(module: nn.Module, state: dict[str, torch.Tensor], source: st
             else:
                 bad_shapes.append(f"{k} is {tuple(got.shape)}, expected {tuple(want.shape)}")
                 continue
+        if got.is_floating_point() and not bool(torch.isfinite(got).all()):
+            bad_shapes.append(f"{k} holds values that are not finite (NaN or infinity)")
+            continue
         fitted[k] = got.to(want.dtype)
     if bad_shapes:
-        problems.append("wrong shapes: " + "; ".join(bad_shapes[:3]) + (" …" if len(bad_shapes) > 3 else ""))
+        problems.append("wrong tensors: " + "; ".join(bad_shapes[:3]) + (" …" if len(bad_shapes) > 3 else ""))
     if problems:
         raise WeightsError(f"{source} does not fit this network: " + "; ".join(problems))
     module.load_state_dict(fitted, strict=True)
@@ -53,9 +61,15 @@ def fit_state_dict(module: nn.Module, state: dict[str, torch.Tensor], source: st
 def safe_torch_load(path, source: str) -> object:
     """``torch.load`` of an untrusted file: tensors and plain containers only, never code."""
     try:
-        with warnings.catch_warnings():
+        f = open_regular(path, MAX_WEIGHTS_BYTES, "weights file")
+    except NotARegularFile as e:
+        raise WeightsError(str(e)) from None
+    try:
+        with f, warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return torch.load(path, map_location="cpu", weights_only=True)
+            return torch.load(f, map_location="cpu", weights_only=True)
+    except MemoryError:
+        raise WeightsError(f"{source} needs more memory to load than this machine has free") from None
     except Exception as e:  # noqa: BLE001 - any failure of an untrusted file is the file's fault
         reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         if "weights only" in reason.lower() or "weights_only" in reason.lower() or "unsupported global" in reason.lower():

@@ -51,7 +51,7 @@ def test_multi_frame_files_give_the_first_frame(tmp_path, fmt):
 
 
 def test_decompression_bomb_is_refused():
-    with pytest.raises(ImageReadError, match="claims 100000×100000 pixels"):
+    with pytest.raises(ImageReadError, match="100000×100000 pixels"):
         decode_image(_png_header_claiming(100_000, 100_000), "bomb.png")
 
 

@@ -123,9 +123,9 @@ def test_a_label_without_the_chunk_falls_back_to_the_mask_beside_it(image):
 def test_stale_temporary_files_are_removed_and_live_writes_kept(image, holder):
     ws = Workspace.beside(image.parent)
     ws.save(image, _doc(1, slice(0, 3)), COLORS, CLASSES)
-    dead = ws.root / ".a.png.label.png.k2j_x9az.tmp"  # a write killed mid-way: nobody holds it
-    alive = ws.root / ".a.png.state.json.q0w9e8r7.tmp"  # a save running in another process
-    ours = ws.root / ".a.png.verified.png.abcdefgh.tmp"  # one running in this process, on another thread
+    dead = ws.root / ".fcnwb-a.png.label.png.k2j_x9az.tmp"  # a write killed mid-way: nobody holds it
+    alive = ws.root / ".fcnwb-a.png.state.json.q0w9e8r7.tmp"  # a save running in another process
+    ours = ws.root / ".fcnwb-a.png.verified.png.abcdefgh.tmp"  # one running in this process, on another thread
     other = ws.root / ".notes.tmp"  # not a name our writes give
     for p in (dead, alive, ours, other):
         p.write_bytes(b"half")
@@ -174,8 +174,8 @@ def test_an_export_removes_the_staging_folders_of_killed_exports_only(image, tmp
 
 
 def test_saving_a_checkpoint_removes_what_a_killed_save_of_it_left(tmp_path):
-    torn = tmp_path / ".model.pt.a1b2c3d4.tmp"
-    neighbours = [tmp_path / ".other.pt.a1b2c3d4.tmp", tmp_path / ".model.pt.bak.a1b2c3d4.tmp"]  # their own saves'
+    torn = tmp_path / ".fcnwb-model.pt.a1b2c3d4.tmp"
+    neighbours = [tmp_path / ".fcnwb-other.pt.a1b2c3d4.tmp", tmp_path / ".fcnwb-model.pt.bak.a1b2c3d4.tmp"]  # their own saves'
     for p in (torn, *neighbours):
         p.write_bytes(b"x" * 1000)
     save_checkpoint(FCNBundle(tiny_meta(n_class=3)), tmp_path / "model.pt")
@@ -185,7 +185,7 @@ def test_saving_a_checkpoint_removes_what_a_killed_save_of_it_left(tmp_path):
 
 def test_without_flock_writes_work_and_nothing_is_swept(tmp_path, monkeypatch):
     monkeypatch.setattr(writer_locks, "fcntl", None)  # as on Windows
-    leftover = tmp_path / ".x.bin.k2j_x9az.tmp"
+    leftover = tmp_path / ".fcnwb-x.bin.k2j_x9az.tmp"
     leftover.write_bytes(b"half")
     atomic_write_bytes(tmp_path / "x.bin", b"new")
     with staged_folder(tmp_path / "out", ("a",)) as stage:
