@@ -13,7 +13,7 @@ from .interrupts import interrupt_as_cancel
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("export", help="write corrected labels as a VOC-layout dataset")
     p.add_argument("source", type=Path, help="an image folder (its workspace beside it) or a workspace")
-    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--out", required=True, help="the dataset's folder")  # text: Path("") would be "."
     p.add_argument("--val-fraction", type=float, default=0.2)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--predict-missing", action="store_true", help="label uncorrected images with the model's finest variant")
@@ -34,8 +34,9 @@ def run(args: argparse.Namespace) -> int:
         from ..weights import load_bundle
 
         meta, predict = load_bundle(weights_paths(args), args.at_once).meta, None
-    if not str(args.out).strip():
+    if not args.out.strip():
         raise CLIError("--out needs a folder name")
+    args.out = Path(args.out)
     # Ctrl+C cancels: before the dataset lands nothing is written; once it has landed, it is reported as done
     with interrupt_as_cancel() as interrupted:
         try:

@@ -11,6 +11,7 @@ from torchvision.transforms import v2
 
 from ..model.palette import VOID
 from ..storage.image_io import read_image, read_label_png
+from ..storage.staging import remove_stale_stages
 from ..storage.voc_layout import VOCLayout
 
 
@@ -33,6 +34,7 @@ class VOCSegmentationFolder(torch.utils.data.Dataset):
 
     def __init__(self, root: str | Path, split: str = "train", transforms: v2.Transform | None = None) -> None:
         self.layout = VOCLayout(Path(root))
+        remove_stale_stages(self.layout.root)  # an export killed mid-swap into this folder is finished first
         self.ids = self.layout.split_ids(split)
         self.transforms = transforms
 

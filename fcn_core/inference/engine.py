@@ -26,6 +26,7 @@ from .compile_cache import CompiledFeatures
 from .device import inference_dtype, resolve_device
 from .fast_forward import FastForward
 from .results import Prediction, ScoreMap, SkipFusion
+from ..memory import ensure_fits
 from .tiling import DEFAULT_MARGIN, DEFAULT_TILE, MIN_TILE, pixel_budget, plan_tiles, smaller_tile
 
 PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
@@ -198,6 +199,11 @@ class Engine:
         """Whole image within the pixel budget, tiles above it; on OOM smaller tiles, then the CPU."""
         h, w = cache.size
         tile = None if h * w <= self.max_pixels else min(self.tile, self._tile_after_oom or self.tile)
+        # the answers kept for the whole image: scores (float32 whole, float16 tiled) and labels per variant;
+        # the confidence and entropy maps come later, on first use, and are budgeted there
+        per_variant = h * w * (self.meta.n_class * (4 if tile is None else 2) + 1)
+        ensure_fits(per_variant * len(variants), f"a {w}×{h} image's scores ({len(variants)} variant"
+                    f"{'s' if len(variants) > 1 else ''} × {self.meta.n_class} classes)")
         while True:
             try:
                 return self._whole(cache, variants) if tile is None else self._tiled(cache.image, variants, tile, progress)

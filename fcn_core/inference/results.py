@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..labels.class_shares import class_fractions
+from ..memory import ensure_fits
 from ..model.architecture import GRID_ORIGIN
 from .confidence import margin_and_entropy
 
@@ -62,6 +63,9 @@ class Prediction:
         # so the GUI thread would wait for a worker computing another prediction's maps
         maps = self.__dict__.get("_summary")
         if maps is None:  # two threads may both compute it: the same result, harmlessly
+            h, w = self.labels.shape
+            # two float32 maps, and the softmax's float32 working copy of the scores
+            ensure_fits(h * w * 4 * (2 + self.scores.shape[0]), f"the confidence and entropy of a {w}×{h} image")
             maps = margin_and_entropy(self.scores)
             self.__dict__["_summary"] = maps
         return maps

@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps, PngImagePlugin
 
+from ..memory import ensure_fits
 from ..messages import one_line
 from .atomic import atomic_write_bytes, atomic_write_via
 from .regular_files import NotARegularFile, open_regular, read_regular
@@ -121,7 +122,10 @@ def decode_image(data: bytes, name: str = "image") -> np.ndarray:
         raise ImageReadError(f"{name} is empty")
     if data.startswith(PNG_SIGNATURE):
         check_png_chunks(data, name)
-    _check_size(_header_size(data), name)
+    size = _header_size(data)
+    _check_size(size, name)
+    if size:  # the decode (up to 4 channels of 16 bits) and the RGB copy made from it
+        ensure_fits(size[0] * size[1] * (8 + 3), f"decoding {name} ({size[0]}×{size[1]})")
     buf = np.frombuffer(data, dtype=np.uint8)
     try:
         arr = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED | cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR)

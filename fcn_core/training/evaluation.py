@@ -9,6 +9,7 @@ import numpy as np
 
 from ..data.voc_dataset import VOCSegmentationFolder
 from ..inference.engine import Engine
+from ..model.palette import VOID
 from .metrics import confusion_matrix, scores_from_confusion
 
 
@@ -23,6 +24,10 @@ def evaluate(engine: Engine, data: str | Path, split: str = "val", variants: lis
     hist = {v: np.zeros((n, n), np.int64) for v in variants}
     for i in range(len(dataset)):
         image, labels = dataset.load(i)
+        beyond = (labels >= n) & (labels != VOID)
+        if beyond.any():  # counting them as nothing would quietly flatter (or sink) every figure
+            raise ValueError(f"{dataset.ids[i]}.png of {data} holds class values up to {int(labels[beyond].max())}, "
+                             f"beyond this model's {n} classes (0–{n - 1}, 255 void)")
         for v, pred in engine.predict(engine.cache_for(image), variants).items():
             hist[v] += confusion_matrix(labels, pred.labels, n)
         if progress:
