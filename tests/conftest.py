@@ -24,3 +24,7 @@ def rgb_image() -> np.ndarray:
     img[20:50, 30:70] = (250, 20, 20)
     img += rng.integers(0, 20, size=img.shape, dtype=np.uint8)
     return img
+
+
+def pytest_addoption(parser) -> None:
+    parser.addoption("--long", action="store_true", help="longer runs of the fuzzer (tests/guarantees/test_fuzz.py)")
