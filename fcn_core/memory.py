@@ -42,7 +42,8 @@ def free_bytes() -> int | None:
 
 
 def gb(n: float) -> str:
-    return f"{n / 1e9:.1f} GB"
+    """Bytes as a person reads them: "3.4 GB", or "57 MB" below a gigabyte."""
+    return f"{n / 1e9:.1f} GB" if n >= 1e9 else f"{n / 1e6:.0f} MB"
 
 
 def ensure_fits(need: int, what: str) -> None:

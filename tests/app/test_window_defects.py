@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QFileDialog
+from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from app.main_window import MainWindow
 from fcn_core import SAMPLES, FCNBundle, Workspace, class_fractions, save_checkpoint
@@ -365,3 +365,26 @@ def test_corrections_of_the_samples_go_to_the_users_data_folder(qtbot, tmp_path,
     ws = w.editor.workspace(sample)
     assert ws.root.is_relative_to(tmp_path / "data") and ws.label_path(sample).exists()
     assert sorted(p.relative_to(SAMPLES) for p in SAMPLES.rglob("*")) == before
+
+
+# -- issue 22 in the window: an image whose answers do not fit in memory is refused in one sentence ------------
+def test_an_image_too_large_for_memory_is_refused_in_one_sentence_and_the_window_goes_on(
+        qtbot, tmp_path, files, monkeypatch):
+    import fcn_core.memory
+
+    folder, model = files
+    w = window(qtbot, tmp_path, model)
+    big = tmp_path / "wide.png"
+    Image.fromarray(np.zeros((1500, 1500, 3), np.uint8)).save(big)
+    monkeypatch.setattr(fcn_core.memory, "free_bytes", lambda: 60_000_000)  # 60 MB left for this process
+    open_with_dialog(qtbot, w, monkeypatch, [big])
+    qtbot.waitUntil(lambda: "1500×1500" in (w.last_error or ""), timeout=20000)
+    assert "\n" not in w.last_error and "memory" in w.last_error and "MB" in w.last_error
+    assert w.result is None
+    monkeypatch.setattr(fcn_core.memory, "free_bytes", lambda: None)
+    small = folder / "p1.png"
+    monkeypatch.setattr(QFileDialog, "getOpenFileNames", lambda *a, **k: ([str(small)], ""))
+    box = next(m for m in w._messages if m.isVisible())
+    box.button(QMessageBox.StandardButton.Ok).click()  # the person reads the sentence and clicks OK
+    press(w, Qt.Key.Key_O, Qt.KeyboardModifier.ControlModifier)
+    wait_result(qtbot, w, small)

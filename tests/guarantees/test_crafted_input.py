@@ -421,3 +421,17 @@ def test_refusals_print_one_line_without_library_warnings(tmp_path, model):
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert proc.returncode == 2 and all(line.startswith("fcn-workbench predict:") for line in lines), proc.stderr
     assert not any("libpng" in line or "iCCP" in line or "Warning" in line for line in lines)
+
+
+def test_a_255_class_net_builds_its_upsamplings_without_a_float64_copy():
+    """`info` on a 255-class net allocated 255×255×64×64 float64 (2 GiB) for one bilinear kernel."""
+    import tracemalloc
+
+    from fcn_core.model.architecture import _upsampler
+
+    tracemalloc.start()
+    layer = _upsampler(255, 64, 32)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 50_000_000, peak  # numpy buffers are traced; the layer's own torch weight is not
+    assert layer.weight[7, 7].sum() > 0 and layer.weight[7, 8].abs().sum() == 0
