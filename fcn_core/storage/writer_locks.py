@@ -35,25 +35,26 @@ def hold(fd: int) -> int | None:
     return fd
 
 
-def open_held(folder: str | Path) -> int | None:
-    """Open ``folder`` and hold its writer's lock; the descriptor to close when done, or None."""
+def _open_folder(folder: str | Path) -> int | None:
     if fcntl is None:
         return None
     try:
-        fd = os.open(folder, os.O_RDONLY)
+        return os.open(folder, os.O_RDONLY)
     except OSError:
         return None
-    return hold(fd)
+
+
+def open_held(folder: str | Path) -> int | None:
+    """Open ``folder`` and hold its writer's lock; the descriptor to close when done, or None."""
+    fd = _open_folder(folder)
+    return None if fd is None else hold(fd)
 
 
 def wait_held(folder: str | Path) -> int | None:
     """Open ``folder`` and wait for its exclusive lock; the descriptor to close when done, or None (no
     ``flock``, or a folder that cannot be opened or locked: then the caller goes on unguarded)."""
-    if fcntl is None:
-        return None
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
+    fd = _open_folder(folder)
+    if fd is None:
         return None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
