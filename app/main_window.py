@@ -391,6 +391,7 @@ class MainWindow(QMainWindow):
         if path == self.current_path and self.result is None:
             self.single.pane.set_image(image)
             self.single.pane.set_overlay(None)
+            self.legend.set_fractions(None)  # the shares are the previous image's until these labels come
             row = self.tasks.row(OPEN_TASK)
             if row is not None:
                 row.bar.setFormat(f"segmenting {path.name}")

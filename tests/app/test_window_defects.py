@@ -175,6 +175,7 @@ def test_a_big_image_shows_at_once_and_its_labels_follow_with_tile_progress(qtbo
     qtbot.waitUntil(lambda: w.single.pane.image_item.image is not None
                     and w.single.pane.image_item.image.shape[:2] == (300, 400), timeout=10000)
     assert w.result is None and w.single.pane.overlay_item.image is None
+    assert w.legend.item(0).text() == "c0"  # no class shares of the previous image beside the new one
     row = w.tasks.row("opening")
     qtbot.waitUntil(lambda: "segmenting" in row.bar.format() and "tiles" in row.bar.format(), timeout=10000)
     assert " of " in row.bar.format() and row.bar.maximum() > 1
