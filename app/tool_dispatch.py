@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtWidgets import QApplication
 
 from fcn_core.labels.paint_tools import flood_fill_mask, grabcut_refine, polygon_mask, restrict, segment_indices
 
@@ -155,7 +156,11 @@ class ToolDispatch(QObject):
         self.end_drag()
         region = polygon_mask(doc.shape, self.polygon) if len(self.polygon) >= 3 else doc.labels == self.state.cls
         self.cancel_polygon()
-        refined = grabcut_refine(image, region)
+        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)  # bounded (about a second at most), but felt
+        try:
+            refined = grabcut_refine(image, region)
+        finally:
+            QApplication.restoreOverrideCursor()
         grown = restrict(np.flatnonzero(refined & ~region), doc.labels, self.state.preserve)
         shrunk = restrict(np.flatnonzero(region & ~refined & (doc.labels == self.state.cls)), doc.labels,
                           self.state.preserve)

@@ -70,9 +70,26 @@ def grabcut_refine(image: np.ndarray, region: np.ndarray, iterations: int = 4) -
     y0, y1 = max(0, ys.min() - pad), min(region.shape[0], ys.max() + pad + 1)
     x0, x1 = max(0, xs.min() - pad), min(region.shape[1], xs.max() + pad + 1)
     out = np.zeros(region.shape, bool)
-    out[y0:y1, x0:x1] = _grabcut_window(np.ascontiguousarray(image[y0:y1, x0:x1]),
-                                              np.ascontiguousarray(region[y0:y1, x0:x1]), iterations)
+    out[y0:y1, x0:x1] = _grabcut_bounded(np.ascontiguousarray(image[y0:y1, x0:x1]),
+                                         np.ascontiguousarray(region[y0:y1, x0:x1]), iterations)
     return out
+
+
+GRABCUT_MAX_PIXELS = 250_000  # GrabCut's time grows faster than its area: 0.25 MP ≈ 1 s on 2 cores, 1 MP ≈ 15 s
+
+
+def _grabcut_bounded(image: np.ndarray, region: np.ndarray, iterations: int) -> np.ndarray:
+    """GrabCut on a window, at a scale that keeps it within :data:`GRABCUT_MAX_PIXELS`: a region that covers
+    most of a 24 MP photo is refined at reduced resolution in about a second, instead of freezing for minutes."""
+    h, w = region.shape
+    scale = min(1.0, (GRABCUT_MAX_PIXELS / (h * w)) ** 0.5)
+    if scale == 1.0:
+        return _grabcut_window(image, region, iterations)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    small_image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    small_region = (cv2.resize(region.astype(np.float32), size, interpolation=cv2.INTER_AREA) > 0.5).astype(np.uint8)
+    small = _grabcut_window(small_image, small_region, iterations)
+    return cv2.resize(small.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR) > 0.5
 
 
 def _grabcut_window(image: np.ndarray, region: np.ndarray, iterations: int) -> np.ndarray:

@@ -114,3 +114,26 @@ def test_grabcut_on_a_large_image_works_in_a_window_around_the_region(monkeypatc
     refined = paint_tools.grabcut_refine(image, rough)
     assert refined.shape == truth.shape and (refined & truth).sum() / (refined | truth).sum() > 0.9
     assert len(seen) == 1 and seen[0][0] * seen[0][1] < 200 * 200  # not the 6 MP image
+
+
+def test_grabcut_on_a_region_covering_a_large_photo_is_bounded(monkeypatch):
+    """A class covering most of a 24 MP photo froze the window for minutes in GrabCut; it now runs on at most
+    GRABCUT_MAX_PIXELS and the answer still follows the edge."""
+    import cv2
+
+    from fcn_core.labels import paint_tools
+
+    rng = np.random.default_rng(2)
+    image = rng.normal(60, 8, (3000, 4000, 3)).clip(0, 255).astype(np.uint8)
+    image[300:2700, 400:3600] = rng.normal(200, 8, (2400, 3200, 3)).clip(0, 255).astype(np.uint8)
+    truth = np.zeros(image.shape[:2], bool)
+    truth[300:2700, 400:3600] = True
+    rough = np.zeros_like(truth)
+    rough[250:2760, 330:3660] = True  # overshoots on every side
+    seen = []
+    real = cv2.grabCut
+    monkeypatch.setattr(paint_tools.cv2, "grabCut", lambda img, *a: (seen.append(img.shape), real(img, *a))[1])
+    refined = paint_tools.grabcut_refine(image, rough)
+    assert len(seen) == 1 and seen[0][0] * seen[0][1] <= paint_tools.GRABCUT_MAX_PIXELS * 1.01
+    assert refined.shape == truth.shape
+    assert (refined & truth).sum() / (refined | truth).sum() > 0.98 > (rough & truth).sum() / (rough | truth).sum()
