@@ -13,7 +13,8 @@ from PySide6.QtWidgets import (
     QStackedWidget, QToolBar, QVBoxLayout, QWidget,
 )
 
-from fcn_core import DEMO_MODEL, ImageReadError, ModelMeta, SkipFusion, expand_image_paths, probe_image
+from fcn_core import (DEMO_MODEL, ImageReadError, ModelMeta, SkipFusion, class_fractions, expand_image_paths,
+                      probe_image)
 
 from .actions import follow_history, make_actions, set_class_names, set_edit_shortcuts, undo_actions
 from .compare_view import CompareView
@@ -52,6 +53,7 @@ class MainWindow(QMainWindow):
         self.service = service or ModelService(self)
         self.settings = settings or QSettings("FCN Workbench", "FCN Workbench")
         self.last_error = ""
+        self._hover_pos = None  # the cursor's last place over the single view, for the status line
         self._model_text = "No model loaded"
         self._close_unsaved = False  # a close was refused because the labels could not be saved
         self._device_used = "auto"  # the device choice the loaded model was loaded with
@@ -491,7 +493,8 @@ class MainWindow(QMainWindow):
                 saved = self.saved_labels.get(r.path, self.editor.workspace(r.path), r.image.shape[:2], meta.classes) \
                     if self.actions.plain["show_corrections"].isChecked() and labels_mode else None
                 self.single.show_labels(saved, self.palette, self.display)
-                if saved is not None:
+                if saved is not None:  # the legend counts what is on screen
+                    self.legend.set_fractions(class_fractions(saved, n))
                     self.statusBar().showMessage(f"Showing your saved corrections of {r.path.name} "
                                                  "(L shows the prediction).", 6000)
         elif self.view == "compare":
@@ -513,6 +516,7 @@ class MainWindow(QMainWindow):
         self._grid().one_to_one_all()
 
     def _hovered(self, pos) -> None:
+        self._hover_pos = pos
         tool = self.editor.state.tool
         self.single.show_brush(pos if self.editing and tool in ("brush", "eraser", "take_variant") else None,
                                self.editor.state.radius)
@@ -522,9 +526,13 @@ class MainWindow(QMainWindow):
             self.position_label.setText("")
             return
         doc = self.editor.doc if self.corrections.editing_current else None
-        self.position_label.setText(pixel_readout(r.image, r.predictions[self.variant], self.meta, *px, doc))
+        layer = self.single.layer
+        saved = layer.labels if doc is None and self.view == "single" and layer.isVisible() else None
+        self.position_label.setText(pixel_readout(r.image, r.predictions[self.variant], self.meta, *px, doc, saved))
 
     def _history_changed(self) -> None:
+        if self._hover_pos is not None:  # the pixel under the cursor may have just changed class
+            self._hovered(self._hover_pos)
         s = self.editor.session
         follow_history(self.undo_action, self.redo_action, s.undo_name(), s.redo_name())
 

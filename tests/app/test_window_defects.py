@@ -20,7 +20,7 @@ from app.main_window import MainWindow
 from fcn_core import SAMPLES, FCNBundle, Workspace, class_fractions, save_checkpoint
 from fcn_core.model.palette import VOC_CLASSES
 from tests.helpers.models import randomize, tiny_meta
-from tests.helpers.mouse import drag
+from tests.helpers.mouse import click, drag, move
 
 N_CLASS = 5
 
@@ -313,9 +313,14 @@ def test_saved_corrections_after_a_restart(qtbot, tmp_path, files, monkeypatch):
     assert not again.editing and again.actions.plain["show_corrections"].isChecked()
     qtbot.waitUntil(lambda: np.array_equal(labels_on_screen(again), saved), timeout=5000)
     assert not np.array_equal(saved, again.result.predictions[again.variant].labels)
+    shares = class_fractions(saved, N_CLASS)  # the legend and the status line read what is on screen
+    assert again.legend.item(2).text() == f"c2  —  {100 * shares[2]:.1f} %"
+    move(qtbot, again, 41, 30)
+    qtbot.waitUntil(lambda: f"label: c{saved[30, 41]} (saved)" in again.position_label.text(), timeout=3000)
     press(again, Qt.Key.Key_L)  # Show saved corrections off: the prediction
-    qtbot.waitUntil(lambda: np.array_equal(labels_on_screen(again), again.result.predictions[again.variant].labels),
-                    timeout=5000)
+    prediction = again.result.predictions[again.variant].labels
+    qtbot.waitUntil(lambda: np.array_equal(labels_on_screen(again), prediction), timeout=5000)
+    assert again.legend.item(2).text() == f"c2  —  {100 * class_fractions(prediction, N_CLASS)[2]:.1f} %"
 
 
 # -- 12. from 1024×700 up, everything a person needs is on screen -------------------------------------------
@@ -389,3 +394,16 @@ def test_an_image_too_large_for_memory_is_refused_in_one_sentence_and_the_window
     box.button(QMessageBox.StandardButton.Ok).click()  # the person reads the sentence and clicks OK
     press(w, Qt.Key.Key_O, Qt.KeyboardModifier.ControlModifier)
     wait_result(qtbot, w, small)
+
+
+def test_the_status_line_follows_a_fill_under_the_cursor(qtbot, tmp_path, files, monkeypatch):
+    """After a flood fill the status line still named the old class at the filled point until the mouse moved."""
+    w = corrected_window(qtbot, tmp_path, files, monkeypatch)
+    press(w, Qt.Key.Key_G)  # flood fill
+    press(w, Qt.Key.Key_4)
+    move(qtbot, w, 5, 5)
+    qtbot.waitUntil(lambda: "label: " in w.position_label.text(), timeout=3000)
+    assert "label: c4" not in w.position_label.text()
+    click(qtbot, w, 5, 5)
+    assert w.editor.doc.labels[5, 5] == 4
+    assert "label: c4 (verified)" in w.position_label.text()
