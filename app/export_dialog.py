@@ -109,7 +109,9 @@ class ExportDialog(QDialog):
     def _check(self) -> bool:
         problem = target_problem(self.request().out, self.replace.isChecked()) if self.folder.text().strip() \
             else "Name the folder the dataset goes to."
-        self.problem.setText(problem or "")
+        if self.problem.text() != (problem or ""):
+            self.problem.setText(problem or "")
+            self.adjustSize()  # a wrapped sentence needs the height its lines take, or it is clipped
         self.export_button.setEnabled(problem is None)
         return problem is None
 

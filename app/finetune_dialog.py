@@ -21,6 +21,17 @@ def _metrics_line(name: str, metrics: dict) -> str:
     return f"{name}: " + ", ".join(f"FCN-{v} mean IU {100 * m['mean_iu']:.1f}" for v, m in metrics.items())
 
 
+def _worse_finest(result: "FineTuneResult") -> str:
+    """A sentence when the finest head held out did worse after the fine-tune than before; "" otherwise."""
+    common = [v for v in ("8s", "16s", "32s") if v in result.before and v in result.after]
+    if not common:
+        return ""
+    v = common[0]
+    before, after = 100 * result.before[v]["mean_iu"], 100 * result.after[v]["mean_iu"]
+    return f"FCN-{v} did worse on your held-out corrections ({before:.1f} → {after:.1f} mean IU)." \
+        if after < before else ""
+
+
 class FineTuneDialog(QDialog):
     """Runs the fine-tune, shows step and loss, cancels on request; emits ``finished_with`` on success."""
 
@@ -35,8 +46,11 @@ class FineTuneDialog(QDialog):
         self.label = QLabel("Exporting the corrections…")
         self.label.setWordWrap(True)
         self.cancel_button = QPushButton("Cancel")
+        self.use_anyway = QPushButton("Load the new model anyway")
+        self.use_anyway.setVisible(False)
+        self.use_anyway.clicked.connect(self._use_anyway)
         layout = QVBoxLayout(self)
-        for w in (self.label, self.progress, self.cancel_button):
+        for w in (self.label, self.progress, self.use_anyway, self.cancel_button):
             layout.addWidget(w)
         self.result: FineTuneResult | None = None
         bundle = service.engine.bundle if service.engine else None
@@ -60,16 +74,32 @@ class FineTuneDialog(QDialog):
 
     def _done(self, result: FineTuneResult) -> None:
         self.result = result
-        self.label.setText(f"Saved {result.checkpoint.name}.\n{_metrics_line('before', result.before)}\n"
-                           f"{_metrics_line('after', result.after)}")
+        text = (f"Saved {result.checkpoint.name}.\n{_metrics_line('before', result.before)}\n"
+                f"{_metrics_line('after', result.after)}")
+        worse = _worse_finest(result)
         self.cancel_button.setText("Close")
         self.cancel_button.clicked.disconnect()
         self.cancel_button.clicked.connect(self.accept)
-        self.finished_with.emit(result)
+        if worse:
+            # a model that does worse on the person's own held-out corrections is not swapped in behind their back
+            self.label.setText(f"{text}\n{worse} The model you had stays loaded; the new one is saved beside "
+                               "your images if you want it anyway.")
+            self.use_anyway.setVisible(True)
+        else:
+            self.label.setText(text)
+            self.finished_with.emit(result)
+        self.adjustSize()
+
+    def _use_anyway(self) -> None:
+        self.use_anyway.setEnabled(False)
+        if self.result is not None:
+            self.finished_with.emit(self.result)
+        self.accept()
 
     def _failed(self, message: str) -> None:
         self.label.setText(f"Fine-tuning failed: {message}")
         self._closable()
+        self.adjustSize()
 
     def _cancelled(self) -> None:
         self.label.setText("Cancelled; the loaded model is unchanged.")

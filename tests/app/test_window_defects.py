@@ -247,6 +247,8 @@ def test_export_dialog_starts_beside_the_images_and_never_mixes_a_dataset_into_o
     again = export_dialog(qtbot, w)  # the same folder again: it holds a dataset now
     again.folder.setText(str(new))
     assert not again.export_button.isEnabled() and "Replace the dataset there" in again.problem.text()
+    qtbot.wait(50)  # the sentence wraps: every line of it shows
+    assert again.problem.height() >= again.problem.heightForWidth(again.problem.width())
     again.replace.click()
     assert again.export_button.isEnabled()
     again.export_button.click()
@@ -407,3 +409,32 @@ def test_the_status_line_follows_a_fill_under_the_cursor(qtbot, tmp_path, files,
     click(qtbot, w, 5, 5)
     assert w.editor.doc.labels[5, 5] == 4
     assert "label: c4 (verified)" in w.position_label.text()
+
+
+# -- a fine-tune that did worse on the held-out corrections is not loaded behind the person's back ---------
+@pytest.mark.parametrize("after_iu", [0.9, 0.3])
+def test_finetune_loads_its_model_only_when_it_did_not_do_worse(qtbot, tmp_path, files, monkeypatch, after_iu):
+    import fcn_core.training.finetune as finetune_module
+    from fcn_core.training.finetune import FineTuneResult
+
+    w = corrected_window(qtbot, tmp_path, files, monkeypatch)
+    new = tmp_path / "finetuned.pt"
+    save_checkpoint(randomize(FCNBundle(tiny_meta(n_class=N_CLASS)), seed=7), new)
+    before = {v: {"mean_iu": 0.5} for v in ("32s", "16s", "8s")}
+    after = {v: {"mean_iu": after_iu} for v in ("32s", "16s", "8s")}
+    monkeypatch.setattr(finetune_module, "finetune_on_corrections",
+                        lambda *a, **k: FineTuneResult(new, before, after, 100))
+    loaded = w.service.engine
+    press(w, Qt.Key.Key_T, Qt.KeyboardModifier.ControlModifier)  # Correct → Fine-tune on my corrections…
+    dialog = w.corrections.dialogs[-1]
+    qtbot.waitUntil(lambda: "Saved finetuned.pt" in dialog.label.text(), timeout=20000)
+    assert dialog.label.height() >= dialog.label.heightForWidth(dialog.label.width())  # every line shows
+    if after_iu > 0.5:
+        qtbot.waitUntil(lambda: w.service.engine is not loaded, timeout=20000)
+        assert not dialog.use_anyway.isVisible()
+        return
+    assert "did worse" in dialog.label.text() and "50.0 → 30.0" in dialog.label.text()
+    qtbot.wait(300)
+    assert w.service.engine is loaded and dialog.use_anyway.isVisible()
+    dialog.use_anyway.click()  # the person wants it all the same
+    qtbot.waitUntil(lambda: w.service.engine is not loaded, timeout=20000)
