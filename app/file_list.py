@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import cv2
@@ -70,6 +71,10 @@ class FileList(QListWidget):
         self._corrections: dict[Path, float] = {}
         self._icons: dict[Path, QIcon] = {}  # survives rebuilding the list: a thumbnail is made once per path
         self._unreadable: dict[Path, str] = {}
+        self._names: Counter[str] = Counter()  # file names listed, to tell two folders' scene_01.jpg apart
+        # a row too long for the dock ends in "…" (the tooltip has it all), rather than a sideways scroll bar
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self._loader = ThumbnailLoader(THUMB, self)
         self._loader.ready.connect(self._icon_ready)
         self._loader.failed.connect(self._icon_failed)
@@ -91,6 +96,7 @@ class FileList(QListWidget):
             for p in [p for p in cache if p not in keep]:
                 del cache[p]
         self.paths, self._rows = [], {}
+        self._names.clear()
         self._append(new)
 
     def add_paths(self, paths: list[Path]) -> list[Path]:
@@ -150,6 +156,7 @@ class FileList(QListWidget):
     # inside -----------------------------------------------------------------------------------
     def _append(self, paths: list[Path]) -> None:
         self.blockSignals(True)
+        self._names.update(p.name for p in paths)
         for p in paths:
             self._rows[p] = len(self.paths)
             self.paths.append(p)
@@ -157,7 +164,15 @@ class FileList(QListWidget):
             self._refresh(p)
             if p not in self._icons and p not in self._unreadable:
                 self._loader.request(p)
+        shared = {p.name for p in paths if self._names[p.name] > 1}
+        for p in self.paths[:len(self.paths) - len(paths)]:
+            if p.name in shared:  # listed before its namesake came: now it needs its folder too
+                self._refresh(p)
         self.blockSignals(False)
+
+    def display_name(self, path: Path) -> str:
+        """The file's name, with its folder when another listed image has the same name."""
+        return f"{path.parent.name}/{path.name}" if self._names[path.name] > 1 else path.name
 
     def _refresh(self, path: Path) -> None:
         item = self.item(self._rows[path])
@@ -165,7 +180,8 @@ class FileList(QListWidget):
         notes = [self._status.get(path, ""), correction_text(share) if share is not None else "",
                  "⚠ unreadable" if path in self._unreadable else ""]
         second = " · ".join(n for n in notes if n)
-        item.setText(f"{path.name}\n{second}" if second else path.name)
+        name = self.display_name(path)
+        item.setText(f"{name}\n{second}" if second else name)
         tip = [str(path)]
         if share is not None:
             tip.append(f"Saved corrections; {verified_percent(share)} % of the label verified")

@@ -178,3 +178,21 @@ def test_deleting_the_list_drops_its_queue(qtbot, images, monkeypatch):
         lst.deleteLater()
     qtbot.wait(300)
     assert sum(started.values()) <= 4  # the ones already running finish; the queued ones never start
+
+
+def test_two_folders_images_of_one_name_are_told_apart(qtbot, tmp_path):
+    from app.file_list import FileList
+
+    paths = []
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        path = tmp_path / folder / "scene_01.png"
+        Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(path)
+        paths.append(path)
+    files = FileList()
+    qtbot.addWidget(files)
+    files.add_paths([paths[0]])
+    assert files.item(0).text() == "scene_01.png"
+    files.add_paths([paths[1]])  # the second folder's namesake: both rows now name their folder
+    assert [files.item(i).text() for i in range(2)] == ["a/scene_01.png", "b/scene_01.png"]
+    assert files.item(1).toolTip().startswith(str(paths[1]))
