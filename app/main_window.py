@@ -38,6 +38,9 @@ MAX_RECENT = 10
 QUIT_WAIT_MS = 800  # how long a quit waits for the model's current step (it is cancelled first)
 
 
+MODEL_FAILED = "Could not load the model: "
+
+
 class MainWindow(QMainWindow):
     """Emits ``rendered`` once the current view shows the current image (used by --screenshot)."""
 
@@ -292,6 +295,7 @@ class MainWindow(QMainWindow):
         self._model_text = (f"<b>Model</b>: {', '.join('FCN-' + v for v in meta.variant_names)} · "
                             f"{meta.n_class} classes · width {meta.width:g} · {device}<br><small>{meta.source}</small>")
         self.model_label.setText(self._model_text)
+        self._dismiss_messages(MODEL_FAILED)  # an earlier failed load's box no longer describes the window
         self.editor.close()  # saved first; reopened with the new model's classes when its result arrives
         self.saved_labels.clear()
         self.state.set_meta(meta)
@@ -308,7 +312,7 @@ class MainWindow(QMainWindow):
         self.model_label.setText(self._model_text)  # the model in use is the one loaded before
         self.actions.devices[self._device_used].setChecked(True)  # ... on the device it was loaded on
         kept = " The model loaded before stays in use." if self.meta is not None else ""
-        self.show_error(f"Could not load the model: {message}.{kept}".replace("..", "."))
+        self.show_error(f"{MODEL_FAILED}{message}.{kept}".replace("..", "."))
 
     def _model_changed(self, meta: ModelMeta | None) -> None:
         if meta is None:
@@ -555,6 +559,12 @@ class MainWindow(QMainWindow):
         box.show()
         self._messages = [m for m in self._messages if m.isVisible()] + [box]
         return box
+
+    def _dismiss_messages(self, prefix: str) -> None:
+        """Close the message boxes still open whose text starts with ``prefix``."""
+        for box in self._messages:
+            if box.isVisible() and box.text().startswith(prefix):
+                box.close()
 
     def show_error(self, message: str) -> None:
         """Tell the user without blocking the event loop; the window keeps its state."""

@@ -438,3 +438,21 @@ def test_finetune_loads_its_model_only_when_it_did_not_do_worse(qtbot, tmp_path,
     assert w.service.engine is loaded and dialog.use_anyway.isVisible()
     dialog.use_anyway.click()  # the person wants it all the same
     qtbot.waitUntil(lambda: w.service.engine is not loaded, timeout=20000)
+
+
+# -- a failed load's message box goes when a later load succeeds -------------------------------------------
+def test_a_failed_loads_message_closes_when_a_model_then_loads(qtbot, tmp_path, files, monkeypatch):
+    _, model = files
+    w = window(qtbot, tmp_path, model)
+    garbage = tmp_path / "x.pth"
+    garbage.write_bytes(b"\x80 not a checkpoint")
+    monkeypatch.setattr(QFileDialog, "getOpenFileNames", lambda *a, **k: ([str(garbage)], ""))
+    press(w, Qt.Key.Key_L, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: "x.pth" in w.last_error, timeout=20000)
+    box = next(m for m in w._messages if m.isVisible())
+    assert box.text().startswith("Could not load the model") and "stays in use" in box.text()
+    other = model_with_classes(tmp_path, "other", ("a", "b", "c"))
+    monkeypatch.setattr(QFileDialog, "getOpenFileNames", lambda *a, **k: ([str(other)], ""))
+    w.actions.plain["load_weights"].trigger()  # Model → Load weights…, the box still open beside the window
+    qtbot.waitUntil(lambda: w.meta is not None and w.meta.n_class == 3, timeout=20000)
+    assert not box.isVisible()
