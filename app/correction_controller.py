@@ -105,9 +105,11 @@ class CorrectionController(QObject):
         try:
             c.editor.open(r.path, r.image, r.predictions, meta.classes, meta.palette(), c.state.variant)
         except ValueError as e:
+            c.editor.refusal = f"{r.path.name} is not edited: {e}"
             c.edit_panel.status.setText(str(e))
             c.report(str(e))
             return
+        c.editor.refusal = ""
         mapped = c.editor.session.mapped_from
         if mapped is not None:
             c.status.showMessage(f"The saved labels of {r.path.name} were made with other classes; they are shown "

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, Signal
 
 from fcn_core import LabelDocument, Workspace
 
@@ -22,8 +22,11 @@ __all__ = ["AUTOSAVE_MS", "RETRY_MS", "TOOLS", "Editor", "ToolState"]
 class Editor(QObject):
     """``session`` owns the document; ``tools`` paints on it. Mouse events arrive as press/move/release."""
 
+    pressedNowhere = Signal(str)  # a press while the image's labels were refused: why nothing is painted
+
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
+        self.refusal = ""  # why this image's labels could not be opened ("" when they are, or none was tried)
         self.session = LabelSession(self)
         self.tools = ToolDispatch(self.session, self)
         self.changed = self.session.changed
@@ -93,6 +96,7 @@ class Editor(QObject):
     def close(self) -> None:
         self.tools.reset()
         self.session.close()
+        self.refusal = ""
 
     def save(self) -> bool:
         self.tools.end_drag()
@@ -113,6 +117,9 @@ class Editor(QObject):
 
     # the mouse, handed on by the image item -------------------------------------------------------
     def press(self, x: float, y: float) -> None:
+        if self.session.doc is None and self.refusal:
+            self.pressedNowhere.emit(self.refusal)  # the person is told why nothing is painted, each time
+            return
         self.tools.press(x, y)
 
     def move(self, x: float, y: float) -> None:

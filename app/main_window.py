@@ -253,6 +253,8 @@ class MainWindow(QMainWindow):
         self.edit_panel.acceptRequested.connect(self.editor.accept_all)
         self.editor.polygonChanged.connect(self.single.show_polygon)
         self.editor.historyChanged.connect(self._history_changed)
+        self.editor.pressedNowhere.connect(
+            lambda why: self.statusBar().showMessage(f"Nothing was painted: {why}", 10000))
         self.editor.saved.connect(lambda path: self.saved_labels.forget(path))
         # the state drives the views
         st.modelChanged.connect(self._model_changed)

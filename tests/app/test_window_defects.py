@@ -110,7 +110,8 @@ def test_labels_of_other_classes_are_refused_and_nothing_is_rewritten(qtbot, tmp
     said = w.edit_panel.status.text()
     assert w.editor.doc is None, "the labels of c0…c4 were opened under the VOC classes"
     assert "c3" in said and "aeroplane" in said, said  # both class lists are named
-    dab(qtbot, w, Qt.Key.Key_1)  # painting does nothing: there is no document
+    dab(qtbot, w, Qt.Key.Key_1)  # painting does nothing: there is no document, and the window says why
+    assert "Nothing was painted" in w.statusBar().currentMessage() and "p0.png" in w.statusBar().currentMessage()
     w.editor.save()
     assert {"label": ws.label_path(image).read_bytes(), "state": ws.state_path(image).read_bytes()} == before
 
