@@ -110,6 +110,7 @@ class CorrectionController(QObject):
             c.report(str(e))
             return
         c.editor.refusal = ""
+        c.edit_panel.fit_image(r.image.shape[:2])
         mapped = c.editor.session.mapped_from
         if mapped is not None:
             c.status.showMessage(f"The saved labels of {r.path.name} were made with other classes; they are shown "

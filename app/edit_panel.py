@@ -10,6 +10,9 @@ from .editor import Editor
 from .legend import swatch
 
 
+MIN_MAX_RADIUS = 100
+
+
 class EditPanel(QGroupBox):
     """Controls bound to an :class:`Editor`'s tool state."""
 
@@ -20,7 +23,7 @@ class EditPanel(QGroupBox):
         self.editor = editor
         self.class_box = QComboBox()
         self.size = QSlider(Qt.Orientation.Horizontal)
-        self.size.setRange(1, 100)
+        self.size.setRange(1, MIN_MAX_RADIUS)
         self.size.setValue(int(editor.state.radius))
         self.void_box = QCheckBox("eraser paints void (255), not background")
         self.preserve_box = QComboBox()
@@ -53,7 +56,12 @@ class EditPanel(QGroupBox):
         self.class_box.setCurrentIndex(min(1, len(classes) - 1))
 
     def set_radius(self, radius: float) -> None:
-        self.size.setValue(int(max(1, min(100, radius))))
+        self.size.setValue(int(max(1, min(self.size.maximum(), radius))))
+
+    def fit_image(self, shape: tuple[int, int]) -> None:
+        """Let the brush grow to a tenth of the image's longer side (100 px at least): a 6000×4000 photo gets a
+        600 px brush, not the 100 px that is 2 % of its width."""
+        self.size.setMaximum(max(MIN_MAX_RADIUS, max(shape) // 10))
 
     def _class_changed(self, index: int) -> None:
         if index >= 0:

@@ -457,3 +457,16 @@ def test_a_failed_loads_message_closes_when_a_model_then_loads(qtbot, tmp_path, 
     w.actions.plain["load_weights"].trigger()  # Model → Load weights…, the box still open beside the window
     qtbot.waitUntil(lambda: w.meta is not None and w.meta.n_class == 3, timeout=20000)
     assert not box.isVisible()
+
+
+def test_the_brush_grows_with_a_large_image(qtbot, tmp_path, files, monkeypatch):
+    _, model = files
+    w = window(qtbot, tmp_path, model)
+    big = tmp_path / "wide.png"
+    Image.fromarray(np.zeros((400, 3000, 3), np.uint8)).save(big)
+    open_with_dialog(qtbot, w, monkeypatch, [big])
+    wait_result(qtbot, w, big)
+    start_editing(qtbot, w)
+    for _ in range(40):
+        press(w, Qt.Key.Key_BracketRight)  # ] until it stops growing
+    assert w.editor.state.radius == 300 == w.edit_panel.size.maximum()
