@@ -42,6 +42,8 @@ def run_gui(args: argparse.Namespace) -> int:
     window = MainWindow()
     if args.screenshot:
         window.resize(1400, 880)
+    else:
+        window.restore_geometry()
     window.show()
     window.actions.devices.get(args.device, window.actions.devices["auto"]).setChecked(True)
     weights = [Path(w) for w in args.weights] if args.weights else [DEMO_MODEL]
@@ -49,7 +51,7 @@ def run_gui(args: argparse.Namespace) -> int:
         window.show_error(f"The demo model {DEMO_MODEL} is missing; load weights from the Model menu.")
     else:
         window.load_model(weights, args.at_once)
-    window._set_view(args.view)
+    window._set_view(args.view or ("single" if args.screenshot else window.saved_view()))
     paths = [Path(p) for p in args.paths] or _default_images()
     if paths:
         window.open_paths(paths)

@@ -17,7 +17,8 @@ def register_gui(sub: argparse._SubParsersAction) -> None:
     p.add_argument("paths", nargs="*", help="images or folders to open")
     add_weights_args(p)
     add_device_arg(p)
-    p.add_argument("--view", choices=("single", "compare", "skips"), default="single")
+    p.add_argument("--view", choices=("single", "compare", "skips"), default=None,
+                   help="the view to start in (default: the one the window was closed in)")
     p.add_argument("--screenshot", metavar="PNG", help="render the window once inference is done, save it, exit")
     p.set_defaults(handler=_run_gui)
 

@@ -39,6 +39,7 @@ QUIT_WAIT_MS = 800  # how long a quit waits for the model's current step (it is 
 
 
 MODEL_FAILED = "Could not load the model: "
+GEOMETRY_KEY, VIEW_KEY = "window/geometry", "window/view"
 
 
 class MainWindow(QMainWindow):
@@ -367,8 +368,8 @@ class MainWindow(QMainWindow):
         if self.editor.session.workspace_root is None:
             ws, why = default_workspace(path.parent)
             if why is not None:
-                self.statusBar().showMessage(f"Corrections of {path.parent.name} are saved in {ws.root} ({path.parent} "
-                                             f"{why}).", 15000)
+                self.statusBar().showMessage(f"Corrections of {path.parent.name} are saved in {ws.root}, because "
+                                             f"{path.parent} {why}.", 15000)
 
     def show_path(self, path: Path, force: bool = False) -> None:
         """Make ``path`` the current image: its result if computed, else read and segment it."""
@@ -635,4 +636,17 @@ class MainWindow(QMainWindow):
             return
         self.files.cancel_thumbnails()
         self.service.runner.stop(QUIT_WAIT_MS)  # cancels the folder run and the image being opened too
+        self.settings.setValue(GEOMETRY_KEY, self.saveGeometry())
+        self.settings.setValue(VIEW_KEY, self.view)
         super().closeEvent(event)
+
+    def restore_geometry(self) -> None:
+        """The size and place the window had when it was last closed (if any)."""
+        saved = self.settings.value(GEOMETRY_KEY)
+        if saved is not None:
+            self.restoreGeometry(saved)
+
+    def saved_view(self) -> str:
+        """The view the window was last closed in ("single" if none or not a view)."""
+        view = self.settings.value(VIEW_KEY, "single")
+        return view if view in ("single", "compare", "skips") else "single"

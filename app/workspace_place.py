@@ -32,11 +32,11 @@ def why_not_beside(image_folder: Path) -> str | None:
     """Why corrections of ``image_folder`` cannot be saved beside the images (None: they can)."""
     folder = Path(image_folder)
     if _inside(folder, RESOURCES):
-        return "it is part of the installation"
+        return "is part of the installation"
     beside = Workspace.beside(folder).root
     target = beside if beside.exists() else folder
     if not os.access(target, os.W_OK | os.X_OK):
-        return "it is read-only"
+        return "is read-only"
     return None
 
 

@@ -470,3 +470,18 @@ def test_the_brush_grows_with_a_large_image(qtbot, tmp_path, files, monkeypatch)
     for _ in range(40):
         press(w, Qt.Key.Key_BracketRight)  # ] until it stops growing
     assert w.editor.state.radius == 300 == w.edit_panel.size.maximum()
+
+
+def test_a_restart_comes_back_at_the_size_and_in_the_view_it_was_closed_in(qtbot, tmp_path, files, monkeypatch):
+    folder, model = files
+    w = window(qtbot, tmp_path, model, size=(1100, 760))
+    open_with_dialog(qtbot, w, monkeypatch, [folder])
+    wait_result(qtbot, w, folder / "p0.png")
+    press(w, Qt.Key.Key_K)  # the skip view
+    press(w, Qt.Key.Key_Q, Qt.KeyboardModifier.ControlModifier)
+    again = MainWindow(settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(again)
+    again.restore_geometry()  # what run_gui does before showing the window
+    screen = again.screen().availableGeometry()  # Qt keeps a restored window on its screen (offscreen: 800 px)
+    assert (again.width(), again.height()) == (min(1100, screen.width()), 760)
+    assert again.saved_view() == "skips"
