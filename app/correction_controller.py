@@ -3,11 +3,13 @@ the editor, the views and the model service."""
 
 from __future__ import annotations
 
+import hashlib
+
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
-from PySide6.QtCore import QObject, QTimer
+from PySide6.QtCore import QObject, QSettings, QTimer
 from PySide6.QtWidgets import QFileDialog, QStatusBar, QWidget
 
 from fcn_core import class_fractions, export_dataset
@@ -45,6 +47,7 @@ class Collaborators:
     window: QWidget                     # the parent of dialogs
     report: Callable[[str], None]       # tell the person about an error, without blocking
     load_model: Callable[[list[Path]], None]  # load weights on the chosen device
+    settings: QSettings                 # where the last export folder of each image folder is remembered
 
 
 class CorrectionController(QObject):
@@ -189,7 +192,9 @@ class CorrectionController(QObject):
             c.report("Open and correct some images first.")
             return None
         c.editor.save()
-        dialog = ExportDialog(c.state.path.parent, c.service.engine is not None, c.window)
+        folder = c.state.path.parent
+        last = c.settings.value(_last_export_key(folder))
+        dialog = ExportDialog(folder, c.service.engine is not None, c.window, Path(last) if last else None)
         dialog.requested.connect(self.export)
         dialog.setModal(False)
         dialog.show()
@@ -204,6 +209,7 @@ class CorrectionController(QObject):
         c = self.c
         c.editor.save()
         folder, meta, out = c.state.path.parent, c.state.meta, request.out
+        c.settings.setValue(_last_export_key(folder), str(out))  # proposed again next time
         ws = c.editor.workspace(c.state.path)
         engine = c.service.engine if request.predict_missing else None
         finest = meta.variant_names[-1]
@@ -246,3 +252,8 @@ class CorrectionController(QObject):
         dialog.show()
         self.dialogs = [d for d in self.dialogs if d.isVisible()] + [dialog]
         return dialog
+
+
+def _last_export_key(image_folder: Path) -> str:
+    """The settings key under which an image folder's last export folder is remembered."""
+    return "export/last-" + hashlib.sha1(str(Path(image_folder).resolve()).encode()).hexdigest()[:16]

@@ -55,12 +55,14 @@ class ExportDialog(QDialog):
 
     requested = Signal(object)
 
-    def __init__(self, image_folder: Path, can_predict: bool, parent: QWidget | None = None) -> None:
-        """``image_folder``: the images' folder (the dataset is proposed beside it)."""
+    def __init__(self, image_folder: Path, can_predict: bool, parent: QWidget | None = None,
+                 last: Path | None = None) -> None:
+        """``image_folder``: the images' folder; the dataset is proposed where this folder's last export went
+        (``last``), else beside it."""
         super().__init__(parent)
         self.setWindowTitle("Export the corrected labels as a dataset")
         self.setMinimumWidth(520)
-        self.folder = QLineEdit(str(default_export_folder(image_folder)))
+        self.folder = QLineEdit(str(last or default_export_folder(image_folder)))
         self.browse = QPushButton("Browse…")
         row = QHBoxLayout()
         row.addWidget(self.folder, 1)

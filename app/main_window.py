@@ -73,7 +73,7 @@ class MainWindow(QMainWindow):
         self._build_status()
         self.corrections = CorrectionController(Collaborators(
             self.state, self.editor, self.service, self.actions, self.single, self.edit_panel, self.legend,
-            self.files, self.tasks, self.statusBar(), self, self.show_error, self.load_model), self)
+            self.files, self.tasks, self.statusBar(), self, self.show_error, self.load_model, self.settings), self)
         self._connect()
         self.actions.views["single"].setChecked(True)
 

@@ -246,7 +246,7 @@ def test_export_dialog_starts_beside_the_images_and_never_mixes_a_dataset_into_o
     qtbot.waitUntil(lambda: w.tasks.row("exporting") is None, timeout=20000)
 
     again = export_dialog(qtbot, w)  # the same folder again: it holds a dataset now
-    again.folder.setText(str(new))
+    assert again.folder.text() == str(new)  # where this folder's last export went is proposed again
     assert not again.export_button.isEnabled() and "Replace the dataset there" in again.problem.text()
     qtbot.wait(50)  # the sentence wraps: every line of it shows
     assert again.problem.height() >= again.problem.heightForWidth(again.problem.width())
