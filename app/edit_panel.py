@@ -25,8 +25,13 @@ class EditPanel(QGroupBox):
         self.size = QSlider(Qt.Orientation.Horizontal)
         self.size.setRange(1, MIN_MAX_RADIUS)
         self.size.setValue(int(editor.state.radius))
-        self.void_box = QCheckBox("eraser paints void (255), not background")
+        self.void_box = QCheckBox("eraser paints void (255)")
+        self.void_box.setToolTip("The eraser marks pixels void (255, ignored by training and scoring) instead of "
+                                 "background")
         self.preserve_box = QComboBox()
+        for box in (self.class_box, self.preserve_box):  # long class names must not widen the dock for good
+            box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            box.setMinimumContentsLength(8)
         self.accept_button = QPushButton("Accept all as verified")
         self.status = QLabel("")
         self.status.setWordWrap(True)

@@ -338,9 +338,11 @@ def test_small_screens_keep_the_images_list_and_undo_redo(qtbot, tmp_path, files
     w = window(qtbot, tmp_path, model, size=size)
     open_with_dialog(qtbot, w, monkeypatch, [folder])
     wait_result(qtbot, w, folder / "p0.png")
+    viewing = w.single.width()
     start_editing(qtbot, w)
     qtbot.wait(50)
     assert w.width() <= size[0] + 1 and w.files.width() >= 150, w.files.width()
+    assert w.single.width() >= viewing - 20  # the edit panel does not widen its dock at the image's cost
     correct = w.toolbars["correct"]
     assert visible_in(correct, w.undo_action) and visible_in(correct, w.redo_action)
     for action in w.actions.tools.values():
