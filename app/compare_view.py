@@ -36,7 +36,7 @@ class CompareView(QWidget):
         self.variants = variants
         names = [*variants, "disagreement"] if len(variants) > 1 else list(variants)
         for i, name in enumerate(names):
-            title = f"FCN-{name}" if name != "disagreement" else "where they disagree (amber: 2 answers, red: 3)"
+            title = f"FCN-{name}" if name != "disagreement" else "disagreement"  # what it shows: in the summary
             self.panes[name] = self.grid.add_pane(ImagePane(name), i // 2, i % 2, title)
         self.grid.equal_columns(min(2, len(names)))
 
@@ -61,7 +61,8 @@ class CompareView(QWidget):
             pane.overlay_item.setLookupTable(DISAGREE_LUT, update=False)
             pane.overlay_item.setImage(disagreement(list(labels.values())), levels=(0, 255), autoLevels=False)
             self.agreement = agreement_table(labels)
-            self.summary.setText("Agreement: " + "   ".join(f"{a} vs {b}: {100 * f:.2f} %" for a, b, f in self.agreement))
+            self.summary.setText("Agreement: " + "   ".join(f"{a}\u00a0vs\u00a0{b}:\u00a0{100 * f:.2f}\u00a0%" for a, b, f in self.agreement)
+                                 + "\nDisagreement map: amber where two answers differ, red where all three do")
         else:
             self.summary.setText(self._single_note())
 

@@ -20,7 +20,7 @@ from .panes import ImagePane, PaneGrid
 LAYOUT: tuple[tuple[tuple[str, str, str], ...], ...] = (
     (("score_fr", "conv7 · stride 32", "conv7 scores"), ("score_pool4c", "pool4 · stride 16", "pool4 scores"),
      ("score_pool3c", "pool3 · stride 8", "pool3 scores"), ("final", "final scores", "final")),
-    (("upscore2", "upscore2 (conv7 ×2)", "upscore2"), ("fuse_pool4", "fuse_pool4", "fuse_pool4"),
+    (("upscore2", "upscore2 (2×)", "upscore2"), ("fuse_pool4", "fuse_pool4", "fuse_pool4"),
      ("upscore_pool4", "upscore_pool4", "upscore_pool4"), ("fuse_pool3", "fuse_pool3", "fuse_pool3")),
     (("c:conv7", "conv7 part", "conv7 part"), ("c:pool4", "pool4 part", "pool4 part"),
      ("c:pool3", "pool3 part", "pool3 part"), ("c:sum", "sum of parts", "sum")),
