@@ -23,6 +23,7 @@ from .display import MODES
 from .edit_panel import EditPanel
 from .editor import Editor
 from .file_list import FileList
+from .gui_gc import collect_in_gui_thread
 from .legend import ClassLegend
 from .model_service import ImageResult, ModelService
 from .panes import pixel_at
@@ -49,6 +50,7 @@ class MainWindow(QMainWindow):
 
     def __init__(self, service: ModelService | None = None, settings: QSettings | None = None) -> None:
         super().__init__()
+        collect_in_gui_thread()
         self.setWindowTitle("FCN Workbench")
         self.resize(1400, 880)
         self.setMinimumSize(800, 560)
@@ -532,9 +534,12 @@ class MainWindow(QMainWindow):
         if px is None or self.meta is None or r is None:
             self.position_label.setText("")
             return
+        shape = r.image.shape[:2]
         doc = self.editor.doc if self.corrections.editing_current else None
+        doc = doc if doc is not None and doc.shape == shape else None  # mid-switch it can be the last image's
         layer = self.single.layer
         saved = layer.labels if doc is None and self.view == "single" and layer.isVisible() else None
+        saved = saved if saved is not None and saved.shape == shape else None
         self.position_label.setText(pixel_readout(r.image, r.predictions[self.variant], self.meta, *px, doc, saved))
 
     def _history_changed(self) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import numpy as np
 import pytest
 import torch
@@ -28,3 +30,12 @@ def rgb_image() -> np.ndarray:
 
 def pytest_addoption(parser) -> None:
     parser.addoption("--long", action="store_true", help="longer runs of the fuzzer (tests/guarantees/test_fuzz.py)")
+
+
+@pytest.fixture(autouse=True)
+def collect_after_each_test():
+    """The window turns automatic garbage collection off (app/gui_gc.py, so that no worker thread destroys Qt
+    objects); collect what each test left here, on the main thread, so memory stays bounded for the tests after."""
+    yield
+    if not gc.isenabled():
+        gc.collect()

@@ -34,3 +34,4 @@ def win(qtbot, tmp_path):
     yield w
     w.editor.save()
     w.service.runner.wait(10000)
+
