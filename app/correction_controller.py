@@ -12,7 +12,7 @@ from typing import Callable
 from PySide6.QtCore import QObject, QSettings, QTimer
 from PySide6.QtWidgets import QFileDialog, QStatusBar, QWidget
 
-from fcn_core import class_fractions, export_dataset
+from fcn_core import FINETUNE_ITERATIONS, class_fractions, export_dataset
 
 from .actions import Actions, set_edit_shortcuts
 from .edit_panel import EditPanel
@@ -240,7 +240,7 @@ class CorrectionController(QObject):
         return job_ctx
 
     # fine-tuning ---------------------------------------------------------------------------------
-    def finetune(self, iterations: int = 100) -> FineTuneDialog | None:
+    def finetune(self, iterations: int = FINETUNE_ITERATIONS) -> FineTuneDialog | None:
         """Fine-tune the loaded model on this folder's corrections; load the result when it is done."""
         c = self.c
         if c.state.path is None or c.service.engine is None:

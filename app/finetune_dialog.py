@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QDialog, QLabel, QProgressBar, QPushButton, QVBoxLayout
 
+from fcn_core import FINETUNE_ITERATIONS
+
 from .model_service import ModelService
 from .tasks import JobContext
 
@@ -37,7 +39,7 @@ class FineTuneDialog(QDialog):
 
     finished_with = Signal(object)  # FineTuneResult
 
-    def __init__(self, service: ModelService, folder: Path, iterations: int = 100, workspace=None, parent=None) -> None:
+    def __init__(self, service: ModelService, folder: Path, iterations: int = FINETUNE_ITERATIONS, workspace=None, parent=None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Fine-tune on my corrections")
         self.setMinimumWidth(460)

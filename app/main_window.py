@@ -13,8 +13,8 @@ from PySide6.QtWidgets import (
     QStackedWidget, QToolBar, QVBoxLayout, QWidget,
 )
 
-from fcn_core import (DEMO_MODEL, ImageReadError, ModelMeta, SkipFusion, class_fractions, expand_image_paths,
-                      probe_image)
+from fcn_core import (DEMO_MODEL, FINETUNE_ITERATIONS, ImageReadError, ModelMeta, SkipFusion, class_fractions,
+                      expand_image_paths, probe_image)
 
 from .actions import follow_history, make_actions, set_class_names, set_edit_shortcuts, undo_actions
 from .compare_view import CompareView
@@ -554,7 +554,7 @@ class MainWindow(QMainWindow):
 
         return self.corrections.export(ExportRequest(Path(out), overwrite, 0.2, only_verified))
 
-    def finetune(self, iterations: int = 100):
+    def finetune(self, iterations: int = FINETUNE_ITERATIONS):
         return self.corrections.finetune(iterations)
 
     def set_workspace(self, folder: Path | None) -> None:

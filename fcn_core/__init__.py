@@ -37,6 +37,7 @@ _HOMES: dict[str, str] = {
     "export_dataset": "storage.export", "DATASET_ENTRIES": "storage.export",
     "probe_image": "storage.image_io",
     "make_scene": "data.scenes",
+    "FINETUNE_ITERATIONS": "training.config",
 }
 
 __all__ = sorted(_HOMES)
@@ -57,6 +58,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # what type checkers and editors see
     from .data.scenes import make_scene
+    from .training.config import FINETUNE_ITERATIONS
     from .inference.device import tune_process
     from .inference.device_choices import DEVICE_CHOICES
     from .inference.engine import Engine, ImageCache

@@ -7,6 +7,9 @@ from dataclasses import dataclass, field
 from ..model.metadata import VARIANTS
 
 
+FINETUNE_ITERATIONS = 100  # the fine-tune's steps, in the window and in `fcn-workbench finetune` alike
+
+
 @dataclass
 class TrainConfig:
     """Everything a training run depends on (saved in the checkpoint, so a run can resume)."""

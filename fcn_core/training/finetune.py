@@ -12,7 +12,7 @@ from ..inference.engine import Engine
 from ..model.bundle import FCNBundle
 from ..storage.export import export_dataset, find_source
 from ..storage.workspace import Workspace
-from .config import TrainConfig
+from .config import FINETUNE_ITERATIONS, TrainConfig
 from .evaluation import evaluate
 from .trainer import Trainer
 
@@ -34,11 +34,13 @@ def unused_checkpoint_path(folder: Path, stem: str) -> Path:
     return path
 
 
-def finetune_on_corrections(bundle: FCNBundle, source: str | Path, iterations: int = 100, batch: int = 2,
-                            crop: int = 128, lr: float = 1e-4, device: str = "auto",
+def finetune_on_corrections(bundle: FCNBundle, source: str | Path, iterations: int = FINETUNE_ITERATIONS,
+                            batch: int = 2, crop: int = 128, lr: float = 1e-4, device: str = "auto",
                             progress: Callable[[int, int, float], None] | None = None,
-                            workspace: Workspace | None = None) -> FineTuneResult:
-    """Export ``source``'s corrections, fine-tune a copy of ``bundle`` on them, save it beside the workspace.
+                            workspace: Workspace | None = None, out: Path | None = None,
+                            seed: int = 0) -> FineTuneResult:
+    """Export ``source``'s corrections, fine-tune a copy of ``bundle`` on them, save it beside the workspace
+    (or as ``out``). The window and ``fcn-workbench finetune`` both call this: same defaults, same result.
 
     ``progress(step, total, loss)`` is called after each step; raising from it stops the run (the
     files already written are complete: every write is atomic).
@@ -47,10 +49,11 @@ def finetune_on_corrections(bundle: FCNBundle, source: str | Path, iterations: i
     ws = workspace or ws
     data = ws.root / "finetune_data"
     meta = bundle.meta
-    out = unused_checkpoint_path(ws.root, f"finetuned_{datetime.now().strftime('%Y%m%d_%H%M%S')}")
+    out = Path(out) if out is not None else \
+        unused_checkpoint_path(ws.root, f"finetuned_{datetime.now().strftime('%Y%m%d_%H%M%S')}")
     # the settings are checked before anything is written
     cfg = TrainConfig(data=str(data), out=str(out), iterations=iterations, batch=batch, crop=crop, lr=lr,
-                      device=device, checkpoint_every=max(10, iterations // 4), width=meta.width,
+                      device=device, checkpoint_every=max(10, iterations // 4), width=meta.width, seed=seed,
                       dropout=0.0)  # dropout would disturb a net trained without it (the demo's)
     summary = export_dataset(folder, data, meta.classes, meta.colors, val_fraction=0.2, overwrite=True, workspace=ws)
     has_val = bool(summary.val)

@@ -487,3 +487,31 @@ def test_a_restart_comes_back_at_the_size_and_in_the_view_it_was_closed_in(qtbot
     screen = again.screen().availableGeometry()  # Qt keeps a restored window on its screen (offscreen: 800 px)
     assert (again.width(), again.height()) == (min(1100, screen.width()), 760)
     assert again.saved_view() == "skips"
+
+
+# -- issue 18: the window's fine-tune and `fcn-workbench finetune` are one recipe -------------------------------
+@pytest.mark.slow
+def test_the_window_and_the_cli_finetune_give_the_same_checkpoint(qtbot, tmp_path, files, monkeypatch, capsys):
+    import torch
+
+    from fcn_core.cli import main as cli
+
+    folder, model = files
+    w = corrected_window(qtbot, tmp_path, files, monkeypatch)
+    press(w, Qt.Key.Key_PageDown)  # a second corrected image: one of the two is held out
+    wait_result(qtbot, w, folder / "p1.png")
+    dab(qtbot, w, Qt.Key.Key_3)
+    w.editor.save()
+    press(w, Qt.Key.Key_T, Qt.KeyboardModifier.ControlModifier)  # Correct → Fine-tune on my corrections…
+    dialog = w.corrections.dialogs[-1]
+    qtbot.waitUntil(lambda: dialog.result is not None, timeout=240000)
+    from_window = dialog.result.checkpoint
+    assert from_window.parent == Workspace.beside(folder).root
+    out = tmp_path / "cli.pt"
+    assert cli(["finetune", str(folder), "--weights", str(model), "--out", str(out), "--quiet"]) == 0
+    assert f"saved {out}" in capsys.readouterr().out
+    a = torch.load(from_window, weights_only=True)["state_dict"]
+    b = torch.load(out, weights_only=True)["state_dict"]
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    original = torch.load(model, weights_only=True)["state_dict"]
+    assert not all(torch.equal(a[k], original[k]) for k in a)  # it trained

@@ -59,3 +59,16 @@ def test_unreadable_image_is_reported(tmp_path, tiny_bundle, capsys):
     rc = core_main(["predict", str(tmp_path / "broken.jpg"), "--out", str(tmp_path / "o"), "--weights", str(ckpt)])
     assert rc == 2
     assert "broken.jpg" in capsys.readouterr().err
+
+
+def test_finetune_refuses_in_one_line(tmp_path, tiny_bundle, capsys):
+    ckpt = tmp_path / "m.pt"
+    save_checkpoint(tiny_bundle, ckpt)
+    images = tmp_path / "imgs"
+    images.mkdir()
+    Image.fromarray(np.zeros((20, 30, 3), np.uint8)).save(images / "a.png")
+    assert core_main(["finetune", str(images), "--weights", str(ckpt), "--iterations", "0"]) == 2
+    assert "must be positive" in capsys.readouterr().err
+    assert core_main(["finetune", str(images), "--weights", str(ckpt)]) == 2  # nothing corrected yet
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no image" in err and not (images / "fcn_workbench_labels" / "finetune_data").exists()

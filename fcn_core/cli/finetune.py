@@ -1,0 +1,60 @@
+"""``fcn-workbench finetune``: the window's Correct → Fine-tune, headless, with the same code and defaults."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..training.config import FINETUNE_ITERATIONS
+from .args import CLIError, add_device_arg, add_weights_args, weights_paths
+from .interrupts import interrupt_as_cancel
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("finetune", help="fine-tune a model on an image folder's corrections (as the window does)")
+    p.add_argument("source", type=Path, help="an image folder (its workspace beside it) or a workspace")
+    add_weights_args(p)
+    p.add_argument("--out", type=Path, help="the new checkpoint (default: <workspace>/finetuned_<date>_<time>.pt)")
+    add_device_arg(p)
+    p.add_argument("--iterations", type=int, default=FINETUNE_ITERATIONS, help="training steps")
+    p.add_argument("--batch", type=int, default=2)
+    p.add_argument("--lr", type=float, default=1e-4, help="Adam's learning rate")
+    p.add_argument("--seed", type=int, default=0, help="the same seed gives the same checkpoint")
+    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    p.set_defaults(handler=run)
+
+
+class Interrupted(Exception):
+    """Ctrl+C: stop at the next step; the checkpoints already written are complete."""
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..inference.device import tune_process
+    from ..training.finetune import finetune_on_corrections
+    from ..weights import load_bundle
+
+    if args.iterations < 1 or args.batch < 1 or not args.lr > 0:
+        raise CLIError("--iterations, --batch and --lr must be positive")
+    tune_process(args.device)
+    bundle = load_bundle(weights_paths(args), args.at_once)
+
+    with interrupt_as_cancel() as interrupted:
+        def progress(step: int, total: int, loss: float) -> None:
+            if interrupted():
+                raise Interrupted
+            if not args.quiet and (step == total or step % max(1, total // 20) == 0):
+                print(f"step {step}/{total}, loss {loss:.4f}", file=sys.stderr, flush=True)
+
+        try:
+            result = finetune_on_corrections(bundle, args.source, args.iterations, args.batch, lr=args.lr,
+                                             device=args.device, progress=progress, out=args.out, seed=args.seed)
+        except Interrupted:
+            print("fcn-workbench finetune: interrupted; the loaded weights are unchanged", file=sys.stderr)
+            return 130
+    print(f"saved {result.checkpoint}")
+    for name, metrics in (("before", result.before), ("after", result.after)):
+        figures = ", ".join(f"FCN-{v} {100 * m['mean_iu']:.1f}" for v, m in metrics.items())
+        print(f"held-out mean IU {name}: {figures}" if metrics else
+              f"held-out mean IU {name}: none (one corrected image: nothing is held out)")
+    return 0
