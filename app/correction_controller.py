@@ -3,13 +3,11 @@ the editor, the views and the model service."""
 
 from __future__ import annotations
 
-import hashlib
-
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
-from PySide6.QtCore import QObject, QSettings, QTimer
+from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QFileDialog, QStatusBar, QWidget
 
 from fcn_core import FINETUNE_ITERATIONS, class_fractions, export_dataset
@@ -25,6 +23,7 @@ from .model_service import ModelService
 from .single_view import SingleView
 from .task_bar import EXPORT_TASK, TaskBar
 from .tasks import JobContext
+from .window_settings import WindowSettings
 from .window_state import WindowState
 
 LEGEND_DELAY_MS = 250  # the legend's class shares follow strokes at most this often (a count over 24 MP takes ~0.1 s)
@@ -47,7 +46,7 @@ class Collaborators:
     window: QWidget                     # the parent of dialogs
     report: Callable[[str], None]       # tell the person about an error, without blocking
     load_model: Callable[[list[Path]], None]  # load weights on the chosen device
-    settings: QSettings                 # where the last export folder of each image folder is remembered
+    settings: WindowSettings            # where each image folder's last export folder is remembered
 
 
 class CorrectionController(QObject):
@@ -193,8 +192,7 @@ class CorrectionController(QObject):
             return None
         c.editor.save()
         folder = c.state.path.parent
-        last = c.settings.value(_last_export_key(folder))
-        dialog = ExportDialog(folder, c.service.engine is not None, c.window, Path(last) if last else None)
+        dialog = ExportDialog(folder, c.service.engine is not None, c.window, c.settings.last_export(folder))
         dialog.requested.connect(self.export)
         dialog.setModal(False)
         dialog.show()
@@ -209,7 +207,7 @@ class CorrectionController(QObject):
         c = self.c
         c.editor.save()
         folder, meta, out = c.state.path.parent, c.state.meta, request.out
-        c.settings.setValue(_last_export_key(folder), str(out))  # proposed again next time
+        c.settings.set_last_export(folder, out)  # proposed again next time
         ws = c.editor.workspace(c.state.path)
         engine = c.service.engine if request.predict_missing else None
         finest = meta.variant_names[-1]
@@ -253,7 +251,3 @@ class CorrectionController(QObject):
         self.dialogs = [d for d in self.dialogs if d.isVisible()] + [dialog]
         return dialog
 
-
-def _last_export_key(image_folder: Path) -> str:
-    """The settings key under which an image folder's last export folder is remembered."""
-    return "export/last-" + hashlib.sha1(str(Path(image_folder).resolve()).encode()).hexdigest()[:16]

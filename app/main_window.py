@@ -32,15 +32,13 @@ from .saved_labels import SavedLabelsCache
 from .single_view import SingleView
 from .skip_view import SkipView
 from .task_bar import FOLDER_TASK, OPEN_TASK, TaskBar
+from .window_settings import WindowSettings
 from .window_state import VIEWS, WindowState
 
-RECENT_KEY = "recent_files"
-MAX_RECENT = 10
 QUIT_WAIT_MS = 800  # how long a quit waits for the model's current step (it is cancelled first)
 
 
 MODEL_FAILED = "Could not load the model: "
-GEOMETRY_KEY, VIEW_KEY = "window/geometry", "window/view"
 
 
 class MainWindow(QMainWindow):
@@ -57,7 +55,7 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.state = WindowState(self)
         self.service = service or ModelService(self)
-        self.settings = settings or QSettings("FCN Workbench", "FCN Workbench")
+        self.settings = WindowSettings(settings or QSettings("FCN Workbench", "FCN Workbench"))
         self.last_error = ""
         self._hover_pos = None  # the cursor's last place over the single view, for the status line
         self._model_text = "No model loaded"
@@ -601,19 +599,15 @@ class MainWindow(QMainWindow):
             self.load_model([Path(f) for f in files], self.actions.plain["at_once"].isChecked())
 
     def _remember(self, paths: list[Path]) -> None:
-        first = str(paths[0])
-        self.settings.setValue(RECENT_KEY, ([first] + [r for r in self.recent() if r != first])[:MAX_RECENT])
+        self.settings.remember(paths[0])
         self._refresh_recent()
 
     def _forget_recent(self, path: Path) -> None:
-        recent = [r for r in self.recent() if r != str(path)]
-        if recent != self.recent():
-            self.settings.setValue(RECENT_KEY, recent)
+        if self.settings.forget(path):
             self._refresh_recent()
 
     def recent(self) -> list[str]:
-        value = self.settings.value(RECENT_KEY, [])
-        return [value] if isinstance(value, str) else list(value or [])
+        return self.settings.recent()
 
     def _refresh_recent(self) -> None:
         self.recent_menu.clear()
@@ -641,17 +635,15 @@ class MainWindow(QMainWindow):
             return
         self.files.cancel_thumbnails()
         self.service.runner.stop(QUIT_WAIT_MS)  # cancels the folder run and the image being opened too
-        self.settings.setValue(GEOMETRY_KEY, self.saveGeometry())
-        self.settings.setValue(VIEW_KEY, self.view)
+        self.settings.save_layout(self.saveGeometry(), self.view)
         super().closeEvent(event)
 
     def restore_geometry(self) -> None:
         """The size and place the window had when it was last closed (if any)."""
-        saved = self.settings.value(GEOMETRY_KEY)
+        saved = self.settings.geometry()
         if saved is not None:
             self.restoreGeometry(saved)
 
     def saved_view(self) -> str:
         """The view the window was last closed in ("single" if none or not a view)."""
-        view = self.settings.value(VIEW_KEY, "single")
-        return view if view in ("single", "compare", "skips") else "single"
+        return self.settings.view()

@@ -1,0 +1,69 @@
+"""What the window remembers between runs: recent files, its size and view, each folder's last export.
+
+One home for the settings keys; the window and the correction controller read and write through this.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QSettings
+
+from .window_state import VIEWS
+
+RECENT_KEY = "recent_files"
+MAX_RECENT = 10
+GEOMETRY_KEY, VIEW_KEY = "window/geometry", "window/view"
+
+
+class WindowSettings:
+    """Typed access to the window's :class:`QSettings`."""
+
+    def __init__(self, settings: QSettings) -> None:
+        self.qsettings = settings
+
+    # recent files --------------------------------------------------------------------------------------
+    def recent(self) -> list[str]:
+        value = self.qsettings.value(RECENT_KEY, [])
+        return [value] if isinstance(value, str) else list(value or [])
+
+    def remember(self, path: Path) -> None:
+        """``path`` first among the recent files."""
+        first = str(path)
+        self.qsettings.setValue(RECENT_KEY, ([first] + [r for r in self.recent() if r != first])[:MAX_RECENT])
+
+    def forget(self, path: Path) -> bool:
+        """Drop ``path`` from the recent files; whether it was there."""
+        recent = [r for r in self.recent() if r != str(path)]
+        if recent == self.recent():
+            return False
+        self.qsettings.setValue(RECENT_KEY, recent)
+        return True
+
+    # the window's size and view ---------------------------------------------------------------------------
+    def save_layout(self, geometry: QByteArray, view: str) -> None:
+        self.qsettings.setValue(GEOMETRY_KEY, geometry)
+        self.qsettings.setValue(VIEW_KEY, view)
+
+    def geometry(self) -> QByteArray | None:
+        """The size and place the window had when it was last closed (None: never closed yet)."""
+        return self.qsettings.value(GEOMETRY_KEY)
+
+    def view(self) -> str:
+        """The view the window was last closed in ("single" if none or not a view)."""
+        view = self.qsettings.value(VIEW_KEY, "single")
+        return view if view in VIEWS else "single"
+
+    # exports ----------------------------------------------------------------------------------------------
+    def last_export(self, image_folder: Path) -> Path | None:
+        """Where this image folder's last export went."""
+        last = self.qsettings.value(_last_export_key(image_folder))
+        return Path(last) if last else None
+
+    def set_last_export(self, image_folder: Path, out: Path) -> None:
+        self.qsettings.setValue(_last_export_key(image_folder), str(out))
+
+
+def _last_export_key(image_folder: Path) -> str:
+    return "export/last-" + hashlib.sha1(str(Path(image_folder).resolve()).encode()).hexdigest()[:16]
