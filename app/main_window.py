@@ -7,22 +7,23 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QSettings, QSize, Qt, Signal
+from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox, QComboBox, QDockWidget, QFileDialog, QFormLayout, QLabel, QMainWindow, QMessageBox, QSlider,
-    QStackedWidget, QToolBar, QVBoxLayout, QWidget,
+    QStackedWidget, QVBoxLayout, QWidget,
 )
 
 from fcn_core import (DEMO_MODEL, FINETUNE_ITERATIONS, ImageReadError, ModelMeta, SkipFusion, class_fractions,
                       expand_image_paths, probe_image)
 
-from .actions import follow_history, make_actions, set_class_names, set_edit_shortcuts, undo_actions
+from .actions import follow_history, make_actions, set_class_names
 from .compare_view import CompareView
 from .correction_controller import Collaborators, CorrectionController
 from .display import MODES
 from .edit_panel import EditPanel
 from .editor import Editor
 from .file_list import FileList
+from .window_bars import build_menus, build_toolbars
 from .gui_gc import collect_in_gui_thread
 from .legend import ClassLegend
 from .model_service import ImageResult, ModelService
@@ -141,64 +142,12 @@ class MainWindow(QMainWindow):
         self.resizeDocks([left, right], [190, 260], Qt.Orientation.Horizontal)
 
     def _build_menus(self) -> None:
-        a = self.actions
-        p = a.plain
-        file_menu = self.menuBar().addMenu("&File")
-        for name in ("open", "open_folder"):
-            file_menu.addAction(p[name])
-        self.recent_menu = file_menu.addMenu("Open &recent")
-        file_menu.addSeparator()
-        for name in ("run_folder", "next", "prev"):
-            file_menu.addAction(p[name])
-        file_menu.addSeparator()
-        file_menu.addAction(p["quit"])
-        model_menu = self.menuBar().addMenu("&Model")
-        for name in ("load_weights", "load_demo", "at_once", "model_info"):
-            model_menu.addAction(p[name])
-        dev = model_menu.addMenu("&Device")
-        for act in a.devices.values():
-            dev.addAction(act)
-        a.devices["auto"].setChecked(True)
-        view_menu = self.menuBar().addMenu("&View")
-        for act in [*a.views.values(), None, *a.variants.values(), None]:
-            view_menu.addSeparator() if act is None else view_menu.addAction(act)
-        for name in ("fit", "one_to_one", "outline", "cycle_mode", "show_corrections"):
-            view_menu.addAction(p[name])
-        edit_menu = self.menuBar().addMenu("&Correct")
-        self.undo_action, self.redo_action = undo, redo = undo_actions(self, self.editor.undo, self.editor.redo)
-        for act in [p["edit"], None, *a.tools.values(), None, p["finish_polygon"], p["cancel_polygon"], p["refine"],
-                    p["brush_smaller"], p["brush_bigger"], p["accept_all"], None, undo, redo, None,
-                    p["choose_workspace"], p["export"], p["finetune"]]:
-            edit_menu.addSeparator() if act is None else edit_menu.addAction(act)
-        self.class_menu = edit_menu.addMenu("C&lass")
-        for act in a.classes:
-            self.class_menu.addAction(act)
-            self.addAction(act)
-        a.tools["brush"].setChecked(True)
-        set_edit_shortcuts(a, False)
+        bars = build_menus(self.menuBar(), self.actions, self.editor, self)
+        self.recent_menu, self.class_menu, self.undo_action, self.redo_action = bars
         self._refresh_recent()
 
-    def _toolbar(self, title: str, actions: list, text_beside: bool = False) -> QToolBar:
-        tb = self.addToolBar(title)
-        tb.setObjectName(title.lower().replace(" ", "_") + "_toolbar")
-        tb.setIconSize(QSize(20, 20))
-        tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly if text_beside
-                              else Qt.ToolButtonStyle.ToolButtonIconOnly)
-        for act in actions:
-            tb.addSeparator() if act is None else tb.addAction(act)
-        return tb
-
     def _build_toolbars(self) -> None:
-        a, p = self.actions, self.actions.plain
-        for v, act in a.variants.items():
-            act.setIconText(v)  # the toolbar says "32s", the menu "FCN-32s"
-        self.toolbars = {
-            "file": self._toolbar("File", [p["open"], p["open_folder"], p["run_folder"]]),
-            "variants": self._toolbar("Variants", list(a.variants.values()), text_beside=True),
-            "view": self._toolbar("View", [*a.views.values(), None, p["fit"], p["one_to_one"]]),
-            "correct": self._toolbar("Correct", [p["edit"], None, *a.tools.values(), None,
-                                                 self.undo_action, self.redo_action]),
-        }
+        self.toolbars = build_toolbars(self, self.actions, self.undo_action, self.redo_action)
 
     def _build_status(self) -> None:
         sb = self.statusBar()
