@@ -8,10 +8,7 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QSettings, Qt, Signal
-from PySide6.QtWidgets import (
-    QCheckBox, QComboBox, QDockWidget, QFileDialog, QFormLayout, QLabel, QMainWindow, QMessageBox, QSlider,
-    QStackedWidget, QVBoxLayout, QWidget,
-)
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QStackedWidget
 
 from fcn_core import (DEMO_MODEL, FINETUNE_ITERATIONS, ImageReadError, ModelMeta, SkipFusion, class_fractions,
                       expand_image_paths, probe_image)
@@ -20,12 +17,11 @@ from .actions import follow_history, make_actions, set_class_names
 from .compare_view import CompareView
 from .correction_controller import Collaborators, CorrectionController
 from .display import MODES
-from .edit_panel import EditPanel
+from .display_panel import DisplayPanel
 from .editor import Editor
 from .file_list import FileList
 from .window_bars import build_menus, build_toolbars
 from .gui_gc import collect_in_gui_thread
-from .legend import ClassLegend
 from .model_service import ImageResult, ModelService
 from .panes import pixel_at
 from .readout import pixel_readout
@@ -111,29 +107,10 @@ class MainWindow(QMainWindow):
         self.files.setMinimumWidth(140)
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, left)
 
-        panel = QWidget()
-        form = QFormLayout()
-        self.mode_box = QComboBox()
-        self.mode_box.addItems(["class labels", "confidence (softmax margin)", "entropy"])
-        self.opacity = QSlider(Qt.Orientation.Horizontal)
-        self.opacity.setRange(0, 100)
-        self.opacity.setValue(int(self.display.opacity * 100))
-        self.outline_box = QCheckBox("outlines only")
-        form.addRow("Overlay", self.mode_box)
-        form.addRow("Opacity", self.opacity)
-        form.addRow("", self.outline_box)
-        self.legend = ClassLegend()
-        self.legend_title = QLabel("Classes (uncheck to hide)")
-        self.model_label = QLabel(self._model_text)
-        self.model_label.setWordWrap(True)
-        layout = QVBoxLayout(panel)
-        layout.addLayout(form)
-        layout.addWidget(self.legend_title)
-        layout.addWidget(self.legend, 1)
-        self.edit_panel = EditPanel(self.editor)
-        self.edit_panel.setVisible(False)
-        layout.addWidget(self.edit_panel)
-        layout.addWidget(self.model_label)
+        panel = DisplayPanel(self.editor, self.display.opacity, self._model_text)
+        self.mode_box, self.opacity, self.outline_box = panel.mode_box, panel.opacity, panel.outline_box
+        self.legend, self.legend_title, self.model_label = panel.legend, panel.legend_title, panel.model_label
+        self.edit_panel = panel.edit_panel
         right = QDockWidget("Display", self)
         right.setObjectName("display")
         right.setWidget(panel)
