@@ -16,6 +16,8 @@ ACTION_SPECS: dict[str, tuple[str, str | None, str, str | None]] = {
     "open_folder": ("Open &folder…", "Ctrl+Shift+O", "Open every image in a folder", "mdi6.folder-open"),
     "run_folder": ("&Run all images", "Ctrl+R", "Segment every image in the list (cancellable)", "mdi6.play-box-multiple"),
     "next": ("&Next image", "PgDown", "Next image", None),
+    "next_to_correct": ("Next image to &correct", "N", "Open the image the model is least sure of among those not "
+                        "corrected yet (ranked by Run all images)", "mdi6.target"),
     "prev": ("&Previous image", "PgUp", "Previous image", None),
     "quit": ("&Quit", "Ctrl+Q", "Quit", None),
     "load_weights": ("&Load weights…", "Ctrl+L", "Load a checkpoint, torchfcn .pth or .caffemodel files (select up to three to bundle)", "mdi6.brain"),
@@ -48,6 +50,10 @@ TOOL_SPECS = {
 VARIANT_KEYS = {"32s": "1", "16s": "2", "8s": "3"}
 VIEW_SPECS = {"single": ("&Single", "S", "mdi6.image"), "compare": ("&Compare", "C", "mdi6.view-grid"),
               "skips": ("S&kip fusion", "K", "mdi6.source-merge")}
+# how the image list is ordered: as opened, or most uncertain first (fcn_core.inference.uncertainty's measures)
+SORT_SPECS = {"opened": ("As &opened", ""), "entropy": ("Most uncertain first: mean &entropy", ""),
+              "margin": ("Most uncertain first: low &margin", ""),
+              "disagreement": ("Most uncertain first: FCN-32s and FCN-8s &disagree", "")}
 MAX_CLASS_KEYS = 10  # digits 0-9 pick the first ten classes while editing
 
 
@@ -77,6 +83,8 @@ class Actions:
     tools: dict[str, QAction]
     tool_group: QActionGroup
     classes: list[QAction]
+    sorts: dict[str, QAction]
+    sort_group: QActionGroup
 
 
 def _group(parent: QObject, specs: dict[str, tuple]) -> tuple[dict[str, QAction], QActionGroup]:
@@ -122,7 +130,9 @@ def make_actions(parent: QObject) -> Actions:
         a.setEnabled(False)  # enabled in edit mode, where digits pick classes and Alt+digit picks variants
         a.setVisible(False)  # until a model names its classes
         classes.append(a)
-    return Actions(plain, variants, vgroup, views, view_group, devices, dgroup, tools, tgroup, classes)
+    sorts, sort_group = _group(parent, SORT_SPECS)
+    sorts["opened"].setChecked(True)
+    return Actions(plain, variants, vgroup, views, view_group, devices, dgroup, tools, tgroup, classes, sorts, sort_group)
 
 
 def set_edit_shortcuts(actions: Actions, editing: bool) -> None:

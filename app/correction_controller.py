@@ -10,14 +10,13 @@ from typing import Callable
 from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QFileDialog, QStatusBar, QWidget
 
-from fcn_core import FINETUNE_ITERATIONS, class_fractions, export_dataset
+from fcn_core import class_fractions, export_dataset
 
 from .actions import Actions, set_edit_shortcuts
 from .edit_panel import EditPanel
 from .editor import Editor
 from .export_dialog import ExportDialog, ExportRequest
 from .file_list import FileList
-from .finetune_dialog import FineTuneDialog
 from .legend import ClassLegend
 from .model_service import ModelService
 from .single_view import SingleView
@@ -51,7 +50,7 @@ class Collaborators:
 
 class CorrectionController(QObject):
     """Runs edit mode: opens the current image's labels, keeps the single view and the legend on them, saves,
-    marks corrected images in the list, exports and fine-tunes."""
+    marks corrected images in the list and exports (fine-tuning: :mod:`.finetune_controller`)."""
 
     def __init__(self, c: Collaborators, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -236,18 +235,3 @@ class CorrectionController(QObject):
             failed, row.progress,
             lambda: ended(f"Export cancelled; nothing was written to {out}."))
         return job_ctx
-
-    # fine-tuning ---------------------------------------------------------------------------------
-    def finetune(self, iterations: int = FINETUNE_ITERATIONS) -> FineTuneDialog | None:
-        """Fine-tune the loaded model on this folder's corrections; load the result when it is done."""
-        c = self.c
-        if c.state.path is None or c.service.engine is None:
-            c.report("Open and correct some images first.")
-            return None
-        c.editor.save()
-        dialog = FineTuneDialog(c.service, c.state.path.parent, iterations, c.editor.workspace(c.state.path), c.window)
-        dialog.finished_with.connect(lambda result: c.load_model([result.checkpoint]))
-        dialog.show()
-        self.dialogs = [d for d in self.dialogs if d.isVisible()] + [dialog]
-        return dialog
-

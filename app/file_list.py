@@ -11,6 +11,8 @@ from PySide6.QtCore import QModelIndex, QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import QListWidget, QListWidgetItem, QStyledItemDelegate, QStyleOptionViewItem
 
+from fcn_core import UNCERTAINTY_MEASURES, Uncertainty, most_uncertain
+
 from .thumbnails import ThumbnailLoader, square_image
 
 THUMB = 48
@@ -71,6 +73,9 @@ class FileList(QListWidget):
         self._corrections: dict[Path, float] = {}
         self._icons: dict[Path, QIcon] = {}  # survives rebuilding the list: a thumbnail is made once per path
         self._unreadable: dict[Path, str] = {}
+        self._uncertainty: dict[Path, Uncertainty] = {}  # from the last folder run
+        self._opened: list[Path] = []  # the order the images were opened in (the list may show another)
+        self.sort_measure: str | None = None  # None: as opened; else an uncertainty measure, most uncertain first
         self._names: Counter[str] = Counter()  # file names listed, to tell two folders' scene_01.jpg apart
         # a row too long for the dock ends in "…" (the tooltip has it all), rather than a sideways scroll bar
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
@@ -84,15 +89,17 @@ class FileList(QListWidget):
     def set_paths(self, paths: list[Path]) -> None:
         """Show ``paths`` (duplicates dropped); rows already shown are kept when the list only grows."""
         new = list(dict.fromkeys(map(Path, paths)))
-        if new[:len(self.paths)] == self.paths:
+        if new[:len(self.paths)] == self.paths:  # only grows: the new ones go to the end, in either order
+            self._opened += new[len(self.paths):]
             self._append(new[len(self.paths):])
             return
+        self._opened = new
         self._loader.cancel()
         self.blockSignals(True)
         QListWidget.clear(self)
         self.blockSignals(False)
         keep = set(new)
-        for cache in (self._status, self._corrections, self._icons, self._unreadable):
+        for cache in (self._status, self._corrections, self._icons, self._unreadable, self._uncertainty):
             for p in [p for p in cache if p not in keep]:
                 del cache[p]
         self.paths, self._rows = [], {}
@@ -137,6 +144,54 @@ class FileList(QListWidget):
         if path in self._rows:
             self._refresh(path)
 
+    def set_uncertainty(self, path: Path, value: Uncertainty) -> None:
+        """Record how unsure the model is of ``path`` (the folder run measures it); re-sorts if sorted by it."""
+        path = Path(path)
+        if path not in self._rows:
+            return
+        self._uncertainty[path] = value
+        self._refresh(path)
+
+    def sort_by(self, measure: str | None) -> None:
+        """Most uncertain first by ``measure`` (images not measured yet after the others, as opened), or as
+        opened (None). The current image stays current."""
+        if measure is not None and measure not in UNCERTAINTY_MEASURES:
+            raise ValueError(f"unknown measure {measure!r}")
+        self.sort_measure = measure
+        current = self.paths[self.currentRow()] if 0 <= self.currentRow() < len(self.paths) else None
+        measured = {p: self._uncertainty[p] for p in self._opened if p in self._uncertainty}
+        order = list(self._opened) if measure is None else \
+            most_uncertain(measured, measure) + [p for p in self._opened if p not in measured]
+        if order == self.paths:
+            return
+        self.blockSignals(True)
+        for row, p in enumerate(order):
+            self._rows[p] = row
+        self.paths = order
+        for p in order:
+            self._refresh(p)
+        if current is not None:
+            self.setCurrentRow(self._rows[current])
+        self.blockSignals(False)
+
+    def clear_uncertainty(self) -> None:
+        """Forget every image's uncertainty (it described another model)."""
+        measured, self._uncertainty = list(self._uncertainty), {}
+        for p in measured:
+            if p in self._rows:
+                self._refresh(p)
+
+    def next_to_correct(self, measure: str) -> Path | None:
+        """The most uncertain measured image without saved corrections (None when there is none)."""
+        measured = {p: u for p, u in self._uncertainty.items() if p in self._rows}
+        ranked = most_uncertain(measured, measure, exclude=self._corrections)
+        return ranked[0] if ranked else None
+
+    @property
+    def measured(self) -> int:
+        """How many listed images have an uncertainty."""
+        return sum(p in self._rows for p in self._uncertainty)
+
     def corrected_paths(self) -> list[Path]:
         """The listed paths marked as having saved corrections, in list order."""
         return [p for p in self.paths if p in self._corrections]
@@ -177,8 +232,11 @@ class FileList(QListWidget):
     def _refresh(self, path: Path) -> None:
         item = self.item(self._rows[path])
         share = self._corrections.get(path)
+        unsure = self._uncertainty.get(path)
+        measure = self.sort_measure or "entropy"
         notes = [self._status.get(path, ""), correction_text(share) if share is not None else "",
-                 "⚠ unreadable" if path in self._unreadable else ""]
+                 "⚠ unreadable" if path in self._unreadable else "",
+                 f"{UNCERTAINTY_MEASURES[measure]} {unsure.value(measure):.2f}" if unsure is not None else ""]
         second = " · ".join(n for n in notes if n)
         name = self.display_name(path)
         item.setText(f"{name}\n{second}" if second else name)
@@ -187,9 +245,11 @@ class FileList(QListWidget):
             tip.append(f"Saved corrections; {verified_percent(share)} % of the label verified")
         if path in self._unreadable:
             tip.append(f"No preview: {self._unreadable[path]}")
+        if unsure is not None:
+            tip.append(f"Uncertainty: mean entropy {unsure.entropy:.3f} nats, low margin {unsure.margin:.3f}, "
+                       f"FCN-32s and FCN-8s disagree on {100 * unsure.disagreement:.1f} % of the pixels")
         item.setToolTip("\n".join(tip))
-        if path in self._icons:
-            item.setIcon(self._icons[path])
+        item.setIcon(self._icons.get(path, QIcon()))
 
     def _icon_ready(self, path: Path, icon: QIcon) -> None:
         if path not in self._rows or path in self._icons:

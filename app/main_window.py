@@ -8,7 +8,8 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QSettings, Qt, Signal
-from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QStackedWidget
+from PySide6.QtWidgets import (QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QStackedWidget, QVBoxLayout,
+                               QWidget)
 
 from fcn_core import (DEMO_MODEL, FINETUNE_ITERATIONS, ImageReadError, ModelMeta, SkipFusion, class_fractions,
                       expand_image_paths, probe_image)
@@ -20,12 +21,14 @@ from .display import MODES
 from .display_panel import DisplayPanel
 from .editor import Editor
 from .file_list import FileList
+from .finetune_controller import FineTuneController, FolderModelOffer
 from .window_bars import build_menus, build_toolbars
 from .gui_gc import collect_in_gui_thread
 from .model_service import ImageResult, ModelService
 from .panes import pixel_at
 from .readout import pixel_readout
 from .saved_labels import SavedLabelsCache
+from .review_order import ReviewOrder
 from .single_view import SingleView
 from .skip_view import SkipView
 from .task_bar import FOLDER_TASK, OPEN_TASK, TaskBar
@@ -71,6 +74,8 @@ class MainWindow(QMainWindow):
         self.corrections = CorrectionController(Collaborators(
             self.state, self.editor, self.service, self.actions, self.single, self.edit_panel, self.legend,
             self.files, self.tasks, self.statusBar(), self, self.show_error, self.load_model, self.settings), self)
+        self.tuning = FineTuneController(self.corrections.c, self.offer_bar, lambda: self.run_all(), self)
+        self.review = ReviewOrder(self.actions, self.files, self.service, self.statusBar(), self.show_path, self)
         self._connect()
         self.actions.views["single"].setChecked(True)
 
@@ -96,7 +101,14 @@ class MainWindow(QMainWindow):
         self.stack = QStackedWidget()
         for w in (self.single, self.compare, self.skips):
             self.stack.addWidget(w)
-        self.setCentralWidget(self.stack)
+        self.offer_bar = FolderModelOffer()
+        central = QWidget()
+        column = QVBoxLayout(central)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        column.addWidget(self.offer_bar)
+        column.addWidget(self.stack, 1)
+        self.setCentralWidget(central)
 
     def _build_docks(self) -> None:
         self.files = FileList()
@@ -175,7 +187,7 @@ class MainWindow(QMainWindow):
         p["brush_smaller"].triggered.connect(lambda: self.edit_panel.set_radius(self.editor.state.radius / 1.25))
         p["brush_bigger"].triggered.connect(lambda: self.edit_panel.set_radius(self.editor.state.radius * 1.25 + 1))
         p["export"].triggered.connect(lambda: c.export_dialog())
-        p["finetune"].triggered.connect(lambda: c.finetune())  # never self.finetune: `triggered` passes checked=False
+        p["finetune"].triggered.connect(lambda: self.tuning.finetune())  # never a method: `triggered` passes checked=False
         p["choose_workspace"].triggered.connect(lambda: c.choose_workspace())
         self.edit_panel.acceptRequested.connect(self.editor.accept_all)
         self.editor.polygonChanged.connect(self.single.show_polygon)
@@ -284,6 +296,7 @@ class MainWindow(QMainWindow):
             return
         self.files.add_paths(good)
         self.corrections.mark_corrected(good)
+        self.tuning.offer_folder_model(good[0].parent)
         self._remember(good)
         self._say_where_corrections_go(good[0])
         self.show_path(good[0])
@@ -479,7 +492,7 @@ class MainWindow(QMainWindow):
         return self.corrections.export(ExportRequest(Path(out), overwrite, 0.2, only_verified))
 
     def finetune(self, iterations: int = FINETUNE_ITERATIONS):
-        return self.corrections.finetune(iterations)
+        return self.tuning.finetune(iterations)
 
     def set_workspace(self, folder: Path | None) -> None:
         self.corrections.set_workspace(folder)

@@ -10,7 +10,8 @@ from typing import Callable
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from fcn_core import Engine, ImageCache, ModelMeta, Prediction, SkipFusion, class_fractions, load_bundle, read_image, tune_process
+from fcn_core import (Engine, ImageCache, ModelMeta, Prediction, SkipFusion, class_fractions, load_bundle, read_image,
+                      tune_process, uncertainty_of)
 
 from .tasks import JobContext, TaskRunner
 
@@ -47,6 +48,7 @@ class ModelService(QObject):
     notice = Signal(str)                    # the engine changed course (out of memory: tiles, CPU)
     folderProgress = Signal(int, int, str)  # done, total, current file
     folderDone = Signal(int, int)           # analysed, failed (-1, -1: cancelled)
+    uncertaintyReady = Signal(object, object)  # Path, Uncertainty: how unsure the model is (folder run)
     folderEnded = Signal()                  # the folder run is over: done, cancelled or failed
 
     CACHE_SIZE = 6
@@ -183,8 +185,9 @@ class ModelService(QObject):
                 ctx.progress(i, len(paths), path.name)
                 try:
                     analysis = self._analysis(path, engine)
-                    engine.predict(analysis)
+                    unsure = uncertainty_of(engine.predict(analysis))
                     analysis.release_features()
+                    self.uncertaintyReady.emit(path, unsure)  # queued to the GUI thread
                     ok += 1
                 except ValueError:
                     bad += 1

@@ -19,8 +19,11 @@ def build_menus(bar: QMenuBar, a: Actions, editor: Editor, window: QMainWindow
         file_menu.addAction(p[name])
     recent_menu = file_menu.addMenu("Open &recent")
     file_menu.addSeparator()
-    for name in ("run_folder", "next", "prev"):
+    for name in ("run_folder", "next", "prev", "next_to_correct"):
         file_menu.addAction(p[name])
+    sort_menu = file_menu.addMenu("&Sort images")
+    for act in a.sorts.values():
+        sort_menu.addAction(act)
     file_menu.addSeparator()
     file_menu.addAction(p["quit"])
     model_menu = bar.addMenu("&Model")

@@ -58,12 +58,21 @@ class WindowSettings:
     # exports ----------------------------------------------------------------------------------------------
     def last_export(self, image_folder: Path) -> Path | None:
         """Where this image folder's last export went."""
-        last = self.qsettings.value(_last_export_key(image_folder))
+        last = self.qsettings.value(_folder_key("export/last", image_folder))
         return Path(last) if last else None
 
     def set_last_export(self, image_folder: Path, out: Path) -> None:
-        self.qsettings.setValue(_last_export_key(image_folder), str(out))
+        self.qsettings.setValue(_folder_key("export/last", image_folder), str(out))
+
+    # each folder's own model ------------------------------------------------------------------------------
+    def folder_model(self, image_folder: Path) -> Path | None:
+        """The model last fine-tuned on this folder's corrections, if its file is still there."""
+        value = self.qsettings.value(_folder_key("model/folder", image_folder))
+        return Path(value) if value and Path(value).is_file() else None
+
+    def set_folder_model(self, image_folder: Path, checkpoint: Path) -> None:
+        self.qsettings.setValue(_folder_key("model/folder", image_folder), str(checkpoint))
 
 
-def _last_export_key(image_folder: Path) -> str:
-    return "export/last-" + hashlib.sha1(str(Path(image_folder).resolve()).encode()).hexdigest()[:16]
+def _folder_key(prefix: str, image_folder: Path) -> str:
+    return f"{prefix}-" + hashlib.sha1(str(Path(image_folder).resolve()).encode()).hexdigest()[:16]

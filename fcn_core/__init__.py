@@ -37,7 +37,10 @@ _HOMES: dict[str, str] = {
     "export_dataset": "storage.export", "DATASET_ENTRIES": "storage.export",
     "probe_image": "storage.image_io",
     "make_scene": "data.scenes",
-    "FINETUNE_ITERATIONS": "training.config",
+    "FINETUNE_ITERATIONS": "training.config", "FINETUNE_LR": "training.config",
+    "Uncertainty": "inference.uncertainty", "UNCERTAINTY_MEASURES": "inference.uncertainty",
+    "uncertainty_of": "inference.uncertainty", "most_uncertain": "inference.uncertainty",
+    "LabelChanges": "labels.label_changes", "label_changes": "labels.label_changes",
 }
 
 __all__ = sorted(_HOMES)
@@ -58,7 +61,8 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # what type checkers and editors see
     from .data.scenes import make_scene
-    from .training.config import FINETUNE_ITERATIONS
+    from .training.config import FINETUNE_ITERATIONS, FINETUNE_LR
+    from .inference.uncertainty import UNCERTAINTY_MEASURES, Uncertainty, most_uncertain, uncertainty_of
     from .inference.device import tune_process
     from .inference.device_choices import DEVICE_CHOICES
     from .inference.engine import Engine, ImageCache
@@ -66,6 +70,7 @@ if TYPE_CHECKING:  # what type checkers and editors see
     from .labels.class_mapping import ClassMismatch, map_labels
     from .labels.class_shares import class_fractions
     from .labels.document import LabelDocument
+    from .labels.label_changes import LabelChanges, label_changes
     from .messages import one_line
     from .model.architecture import BackboneFeatures, FCNHead, VGG16Backbone, bilinear_kernel
     from .model.bundle import FCNBundle

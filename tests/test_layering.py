@@ -58,6 +58,7 @@ LAYERS = {
     "fcn_core.labels.document": set(),
     "fcn_core.labels.paint_tools": {"cv2"},
     "fcn_core.labels.class_shares": {"cv2"},
+    "fcn_core.labels.label_changes": {"cv2"},
     "fcn_core.storage": set(),
     "fcn_core.storage.atomic": set(),
     "fcn_core.storage.staging": set(),
@@ -75,6 +76,7 @@ LAYERS = {
     "fcn_core.inference.device_choices": set(),
     "fcn_core.inference.tiling": set(),
     "fcn_core.inference.cpu_tuning": set(),
+    "fcn_core.inference.uncertainty": set(),
     "fcn_core.bench": set(),
     # the layers that compute with torch
     "fcn_core.model.architecture": {"torch"},

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..training.config import FINETUNE_ITERATIONS
+from ..training.config import FINETUNE_ITERATIONS, FINETUNE_LR
 from .args import CLIError, add_device_arg, add_weights_args, weights_paths
 from .interrupts import interrupt_as_cancel
 
@@ -18,8 +18,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, help="the new checkpoint (default: <workspace>/finetuned_<date>_<time>.pt)")
     add_device_arg(p)
     p.add_argument("--iterations", type=int, default=FINETUNE_ITERATIONS, help="training steps")
-    p.add_argument("--batch", type=int, default=2)
-    p.add_argument("--lr", type=float, default=1e-4, help="Adam's learning rate")
+    p.add_argument("--batch", type=int, default=None, help="crops per step (default: as many as keep a step's pixels "
+                   "the same whatever the images' size)")
+    p.add_argument("--lr", type=float, default=FINETUNE_LR, help="Adam's learning rate")
+    p.add_argument("--only-verified", action="store_true",
+                   help="train on verified pixels only (by default a saved image's unverified pixels train as they are)")
     p.add_argument("--seed", type=int, default=0, help="the same seed gives the same checkpoint")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     p.set_defaults(handler=run)
@@ -34,10 +37,11 @@ def run(args: argparse.Namespace) -> int:
     from ..training.finetune import finetune_on_corrections
     from ..weights import load_bundle
 
-    if args.iterations < 1 or args.batch < 1 or not args.lr > 0:
+    if args.iterations < 1 or (args.batch is not None and args.batch < 1) or not args.lr > 0:
         raise CLIError("--iterations, --batch and --lr must be positive")
     tune_process(args.device)
-    bundle = load_bundle(weights_paths(args), args.at_once)
+    paths = weights_paths(args)
+    bundle = load_bundle(paths, args.at_once)
 
     with interrupt_as_cancel() as interrupted:
         def progress(step: int, total: int, loss: float) -> None:
@@ -48,11 +52,13 @@ def run(args: argparse.Namespace) -> int:
 
         try:
             result = finetune_on_corrections(bundle, args.source, args.iterations, args.batch, lr=args.lr,
-                                             device=args.device, progress=progress, out=args.out, seed=args.seed)
+                                             device=args.device, progress=progress, out=args.out, seed=args.seed,
+                                             only_verified=args.only_verified,
+                                             started_from=", ".join(Path(p).name for p in paths))
         except Interrupted:
             print("fcn-workbench finetune: interrupted; the loaded weights are unchanged", file=sys.stderr)
             return 130
-    print(f"saved {result.checkpoint}")
+    print(f"saved {result.checkpoint} (kept step {result.kept_step} of {result.iterations}, {result.seconds:.0f} s)")
     for name, metrics in (("before", result.before), ("after", result.after)):
         figures = ", ".join(f"FCN-{v} {100 * m['mean_iu']:.1f}" for v, m in metrics.items())
         print(f"held-out mean IU {name}: {figures}" if metrics else

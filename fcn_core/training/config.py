@@ -7,7 +7,11 @@ from dataclasses import dataclass, field
 from ..model.metadata import VARIANTS
 
 
-FINETUNE_ITERATIONS = 100  # the fine-tune's steps, in the window and in `fcn-workbench finetune` alike
+# The fine-tune's defaults, in the window and in `fcn-workbench finetune` alike (scripts/bench_finetune.py chose them)
+FINETUNE_ITERATIONS = 1200  # steps
+FINETUNE_LR = 1e-3  # Adam's learning rate, with the poly decay
+FINETUNE_PIXELS_PER_STEP = 6 * 128 * 128  # crops per step × their area: six 128-px crops of 160-px scenes
+FINETUNE_CHECKS = 8  # times the held-out corrections are scored during a run (the best check is kept)
 
 
 @dataclass

@@ -19,7 +19,7 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QFileDialog
 
 from app.main_window import MainWindow
-from fcn_core import FCNBundle, LabelDocument, save_checkpoint
+from fcn_core import FINETUNE_ITERATIONS, FCNBundle, LabelDocument, save_checkpoint
 from tests.helpers.models import randomize, tiny_meta
 from tests.helpers.mouse import click, drag
 
@@ -328,15 +328,18 @@ def check_finetune(r: Run) -> None:
     if not r.full:
         assert "Open and correct some images first" in r.w.last_error
         return
-    dialog = r.w.corrections.dialogs[-1]
+    dialog = r.w.tuning.dialogs[-1]
+    assert dialog.isVisible() and dialog.steps.value() == FINETUNE_ITERATIONS and not dialog.advanced.isChecked()
     if r.doc_open:  # with corrections it trains: steps count up, then Cancel stops it
         r.w.editor.doc.paint(index=np.arange(0, 800), value=1)
         r.w.editor.save()
+        dialog.start_button.click()
         r.wait(lambda: dialog.progress.value() >= 1, 120000)
-        assert "Training step" in dialog.label.text() and dialog.progress.maximum() == 100
+        assert "Training step" in dialog.label.text() and dialog.progress.maximum() == FINETUNE_ITERATIONS
         dialog.cancel_button.click()
         r.wait(lambda: "Cancelled" in dialog.label.text() or "Saved" in dialog.label.text(), 60000)
     else:  # without corrections: one sentence, and nothing written
+        dialog.start_button.click()
         r.wait(lambda: "failed" in dialog.label.text(), 30000)
         assert "no image" in dialog.label.text() and "positive" not in dialog.label.text()
         assert not (r.w.editor.workspace(r.w.current_path).root / "finetune_data").exists()

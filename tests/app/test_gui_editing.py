@@ -197,11 +197,12 @@ def test_finetune_from_the_window_loads_the_new_model(qtbot, win):
     win.editor.doc.paint(index=np.arange(0, 2000), value=2)
     old_meta = win.meta
     dialog = win.finetune(iterations=6)
+    dialog.start_button.click()
     qtbot.waitUntil(lambda: dialog.result is not None, timeout=120000)
     assert dialog.result.checkpoint.exists()
     assert "after" in dialog.label.text()
     qtbot.waitUntil(lambda: win.meta is not old_meta, timeout=20000)
-    assert win.meta.provenance.recipe.startswith("joint, 6 iterations")
+    assert win.meta.provenance.recipe.startswith("fine-tune: 6 steps")
 
 
 def test_closing_the_window_saves_the_last_stroke(qtbot, win):

@@ -423,20 +423,21 @@ def test_finetune_loads_its_model_only_when_it_did_not_do_worse(qtbot, tmp_path,
     w = corrected_window(qtbot, tmp_path, files, monkeypatch)
     new = tmp_path / "finetuned.pt"
     save_checkpoint(randomize(FCNBundle(tiny_meta(n_class=N_CLASS)), seed=7), new)
-    before = {v: {"mean_iu": 0.5} for v in ("32s", "16s", "8s")}
-    after = {v: {"mean_iu": after_iu} for v in ("32s", "16s", "8s")}
+    before = {v: {"mean_iu": 0.5, "per_class_iu": [0.5] * N_CLASS} for v in ("32s", "16s", "8s")}
+    after = {v: {"mean_iu": after_iu, "per_class_iu": [after_iu] * N_CLASS} for v in ("32s", "16s", "8s")}
     monkeypatch.setattr(finetune_module, "finetune_on_corrections",
                         lambda *a, **k: FineTuneResult(new, before, after, 100))
     loaded = w.service.engine
     press(w, Qt.Key.Key_T, Qt.KeyboardModifier.ControlModifier)  # Correct → Fine-tune on my corrections…
-    dialog = w.corrections.dialogs[-1]
+    dialog = w.tuning.dialogs[-1]
+    dialog.start_button.click()
     qtbot.waitUntil(lambda: "Saved finetuned.pt" in dialog.label.text(), timeout=20000)
     assert dialog.label.height() >= dialog.label.heightForWidth(dialog.label.width())  # every line shows
     if after_iu > 0.5:
         qtbot.waitUntil(lambda: w.service.engine is not loaded, timeout=20000)
         assert not dialog.use_anyway.isVisible()
         return
-    assert "did worse" in dialog.label.text() and "50.0 → 30.0" in dialog.label.text()
+    assert "did worse" in dialog.label.text() and dialog.table.item(0, 2).text() == "50.0 → 30.0"
     qtbot.wait(300)
     assert w.service.engine is loaded and dialog.use_anyway.isVisible()
     dialog.use_anyway.click()  # the person wants it all the same
@@ -503,12 +504,15 @@ def test_the_window_and_the_cli_finetune_give_the_same_checkpoint(qtbot, tmp_pat
     dab(qtbot, w, Qt.Key.Key_3)
     w.editor.save()
     press(w, Qt.Key.Key_T, Qt.KeyboardModifier.ControlModifier)  # Correct → Fine-tune on my corrections…
-    dialog = w.corrections.dialogs[-1]
+    dialog = w.tuning.dialogs[-1]
+    dialog.advanced.setChecked(True)  # Advanced: fewer steps for a test
+    dialog.steps.setValue(40)
+    dialog.start_button.click()
     qtbot.waitUntil(lambda: dialog.result is not None, timeout=240000)
     from_window = dialog.result.checkpoint
     assert from_window.parent == Workspace.beside(folder).root
     out = tmp_path / "cli.pt"
-    assert cli(["finetune", str(folder), "--weights", str(model), "--out", str(out), "--quiet"]) == 0
+    assert cli(["finetune", str(folder), "--weights", str(model), "--out", str(out), "--quiet", "--iterations", "40"]) == 0
     assert f"saved {out}" in capsys.readouterr().out
     a = torch.load(from_window, weights_only=True)["state_dict"]
     b = torch.load(out, weights_only=True)["state_dict"]

@@ -94,7 +94,7 @@ def test_short_cpu_finetune_on_an_export_lowers_the_loss(tmp_path):
     torch.manual_seed(0)
     meta = ModelMeta(SCENE_CLASSES, SCENE_COLORS, Preprocessing.imagenet(), (VariantSpec("32s"), VariantSpec("8s")), 0.0625)
     losses = []
-    result = finetune_on_corrections(FCNBundle(meta), folder, iterations=40, batch=4, crop=64, lr=2e-3, device="cpu",
+    result = finetune_on_corrections(FCNBundle(meta), folder, iterations=40, batch=4, lr=2e-3, device="cpu",
                                      progress=lambda s, n, loss: losses.append(loss))
     assert len(losses) == 40 and np.mean(losses[-8:]) < np.mean(losses[:8])
     assert result.checkpoint.exists() and set(result.before) == set(result.after) == {"32s", "8s"}

@@ -148,12 +148,12 @@ def test_cancel_during_finetune_leaves_the_workspace_clean_and_the_next_finetune
             raise Stop()
 
     with pytest.raises(Stop):
-        finetune_on_corrections(model, folder, iterations=8, batch=2, crop=48, device="cpu", progress=stop_at_3)
+        finetune_on_corrections(model, folder, iterations=8, batch=2, device="cpu", progress=stop_at_3)
     assert leftovers(tmp_path) == []
     assert {p.name: p.read_bytes() for p in ws.root.glob("*.png")} == labels_before  # corrections untouched
     data = snapshot(ws.root / "finetune_data")
     assert sum(k.startswith("JPEGImages/") for k in data) == 3  # the export it made is whole
-    result = finetune_on_corrections(model, folder, iterations=4, batch=2, crop=48, device="cpu")
+    result = finetune_on_corrections(model, folder, iterations=4, batch=2, device="cpu")
     assert load_checkpoint(result.checkpoint)[1] is None and leftovers(tmp_path) == []
 
 

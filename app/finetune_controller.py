@@ -1,0 +1,113 @@
+"""The fine-tune loop in the window: the dialog, loading the new model as the folder's own, offering it again when
+the folder is opened, re-segmenting the folder, and what changed on the current image."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable
+
+from PySide6.QtCore import QObject
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QWidget
+
+from fcn_core import FINETUNE_ITERATIONS
+
+from .change_dialog import ChangeDialog
+from .finetune_dialog import FineTuneDialog
+
+if TYPE_CHECKING:
+    from .correction_controller import Collaborators
+
+
+class FolderModelOffer(QFrame):
+    """A bar over the view: "This folder has its own model … [Load it] [Not now]"."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("folder_model_offer")
+        self.setStyleSheet("#folder_model_offer { background: #e8f0fe; border-bottom: 1px solid #aac4f0; }")
+        self.text = QLabel("")
+        self.text.setWordWrap(True)
+        self.load_button = QPushButton("Load it")
+        self.dismiss_button = QPushButton("Not now")
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(8, 4, 8, 4)
+        layout.addWidget(self.text, 1)
+        layout.addWidget(self.load_button)
+        layout.addWidget(self.dismiss_button)
+        self.dismiss_button.clicked.connect(self.hide)
+        self.checkpoint: Path | None = None
+        self.hide()
+
+    def offer(self, folder: Path, checkpoint: Path) -> None:
+        self.checkpoint = checkpoint
+        self.text.setText(f"{folder.name} has its own model, fine-tuned on its corrections: {checkpoint.name}.")
+        self.show()
+
+
+class FineTuneController(QObject):
+    """Ctrl+T's dialog and everything after it; the offer bar when a folder with its own model is opened."""
+
+    def __init__(self, c: "Collaborators", offer: FolderModelOffer, run_all: Callable[[], None],
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.c, self.offer_bar, self.run_all = c, offer, run_all
+        self.dialogs: list[QWidget] = []  # kept alive while shown
+        offer.load_button.clicked.connect(self._load_offered)
+
+    def finetune(self, iterations: int = FINETUNE_ITERATIONS) -> FineTuneDialog | None:
+        """The fine-tune dialog for the current image's folder (its settings, then Start)."""
+        c = self.c
+        if c.state.path is None or c.service.engine is None:
+            c.report("Open and correct some images first.")
+            return None
+        c.editor.save()
+        folder = c.state.path.parent
+        corrected = sum(p.parent == folder for p in c.files.corrected_paths())
+        previous = c.service.engine
+        dialog = FineTuneDialog(c.service, folder, corrected, iterations, c.editor.workspace(c.state.path), c.window)
+        dialog.finished_with.connect(lambda result: self._use(folder, result.checkpoint))
+        dialog.resegment.connect(self.run_all)
+        dialog.show_changes.connect(lambda result: self.show_changes(previous, result.checkpoint))
+        self._keep(dialog)
+        return dialog
+
+    def _use(self, folder: Path, checkpoint: Path) -> None:
+        """Load the new model and make it this folder's own (offered when the folder is opened again)."""
+        self.c.settings.set_folder_model(folder, checkpoint)
+        self.offer_bar.hide()
+        self.c.load_model([checkpoint])
+
+    def show_changes(self, previous, checkpoint: Path) -> ChangeDialog | None:
+        """The previous model's answer and the fine-tuned one's on the current image, and what changed."""
+        c = self.c
+        if c.state.result is None:
+            c.report("Open an image to see what the fine-tune changed on it.")
+            return None
+        result = c.state.result
+        dialog = ChangeDialog(c.service.runner, previous, checkpoint, result.image, result.path.name,
+                              str(c.service.engine.device) if c.service.engine else "auto", c.window)
+        self._keep(dialog)
+        return dialog
+
+    def offer_folder_model(self, folder: Path) -> None:
+        """Offer the folder's own model when one was fine-tuned for it and another model is loaded."""
+        checkpoint = self.c.settings.folder_model(folder)
+        if checkpoint is None or any(_same(checkpoint, w) for w in self.c.service.weights):
+            return
+        self.offer_bar.offer(folder, checkpoint)
+
+    def _load_offered(self) -> None:
+        if self.offer_bar.checkpoint is not None:
+            self.c.load_model([self.offer_bar.checkpoint])
+        self.offer_bar.hide()
+
+    def _keep(self, dialog: QWidget) -> None:
+        dialog.show()
+        self.dialogs = [d for d in self.dialogs if d.isVisible()] + [dialog]
+
+
+def _same(a: Path, b: Path) -> bool:
+    try:
+        return a.samefile(b)
+    except OSError:
+        return False

@@ -1,0 +1,177 @@
+"""Does correcting pay off? A simulated user on a shifted domain, the fine-tune with its defaults, held-out IU.
+
+    .venv/bin/python scripts/bench_finetune.py [--shifts hue,blur_noise,texture] [--counts 5,10,20]
+                                               [--held-out 40] [--order 5,10] [--order-shift hue] [--json F]
+
+For each shift (made from ``make_scene`` scenes: a hue rotation, blur and sensor noise, striped
+backgrounds, a colour cast, a larger scale, grey pictures), the user corrects COUNT images perfectly
+(every pixel verified), saved in the workspace of a folder of PNGs exactly as the window saves them;
+``finetune_on_corrections`` then runs with the window's defaults (a fifth of the images held out for its
+own checks). Every head is scored on HELD-OUT further shifted scenes (never corrected) before and after.
+"gap" is the share of the distance from the start to 90 (the demo model's mean IU on its own scenes) that
+FCN-8s recovered.
+
+``--order K,…`` then compares which K images a person corrects, out of a folder of 40 of ORDER-SHIFT: the
+first K in file order, or the K the folder run ranks most uncertain (mean entropy, and the share of pixels
+where FCN-32s and FCN-8s disagree).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+import cv2
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from fcn_core import DEMO_MODEL, Engine, LabelDocument, Workspace, full_palette, load_bundle, make_scene  # noqa: E402
+from fcn_core.inference.uncertainty import most_uncertain, uncertainty_of  # noqa: E402
+from fcn_core.training.finetune import _score, finetune_on_corrections  # noqa: E402
+
+DEMO_IU = 0.90  # the demo model's FCN-8s mean IU on its own held-out scenes (docs/demo-model.md)
+TRAIN_SEED, HELD_OUT_SEED = 2001, 1001  # scene series: the user's folder, and the scenes scored
+
+
+def _hue(img, lab, rng):
+    hsv = cv2.cvtColor(img, cv2.COLOR_RGB2HSV)
+    hsv[..., 0] = (hsv[..., 0].astype(int) + 60) % 180  # 120° round the colour wheel
+    return cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB), lab
+
+
+def _cast(img, lab, rng):
+    f = (img.astype(np.float32) / 255) ** 0.6 * np.array([1.2, 0.95, 0.55]) * 0.85 + 0.1  # warm, flat, lifted
+    return np.clip(f * 255, 0, 255).astype(np.uint8), lab
+
+
+def _scale(img, lab, rng):
+    h, w = lab.shape
+    size = (int(w * 1.6), int(h * 1.6))
+    return cv2.resize(img, size, interpolation=cv2.INTER_LINEAR), cv2.resize(lab, size, interpolation=cv2.INTER_NEAREST)
+
+
+def _blur_noise(img, lab, rng):
+    f = cv2.GaussianBlur(img.astype(np.float32), (0, 0), 1.5) + rng.normal(0, 16, img.shape)
+    return np.clip(f, 0, 255).astype(np.uint8), lab
+
+
+def _texture(img, lab, rng):
+    """The background striped in a random colour, direction and period (objects unchanged)."""
+    h, w = lab.shape
+    yy, xx = np.mgrid[0:h, 0:w]
+    angle = rng.uniform(0, np.pi)
+    stripes = np.sin((np.cos(angle) * xx + np.sin(angle) * yy) * 2 * np.pi / rng.uniform(6, 12)) > 0
+    mask = ((lab == 0) & stripes)[..., None]
+    f = img.astype(np.float32)
+    return np.clip(np.where(mask, 0.45 * f + 0.55 * rng.uniform(0, 255, 3), f), 0, 255).astype(np.uint8), lab
+
+
+def _gray(img, lab, rng):
+    g = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    g = np.clip((g - 128) * 1.4 + 128, 0, 255).astype(np.uint8)
+    return np.repeat(g[..., None], 3, -1), lab
+
+
+SHIFTS: dict[str, Callable] = {"hue": _hue, "blur_noise": _blur_noise, "texture": _texture, "cast": _cast,
+                               "scale": _scale, "gray": _gray}
+
+
+def shifted_scenes(shift: str, seed: int, count: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``count`` scenes of series ``seed`` with ``shift`` applied: (RGB image, labels)."""
+    out = []
+    for i in range(count):
+        scene = make_scene(seed, i)
+        out.append(SHIFTS[shift](scene.image, scene.labels, np.random.default_rng([seed, i, 7])))
+    return out
+
+
+def corrected_folder(root: Path, items: list[tuple[np.ndarray, np.ndarray]], classes, colors) -> Path:
+    """A folder of PNGs whose workspace holds each image's labels, every pixel verified: a perfect correction."""
+    root.mkdir(parents=True)
+    ws = Workspace.beside(root)
+    palette = full_palette(np.asarray(colors, np.uint8))
+    for i, (image, labels) in enumerate(items):
+        path = root / f"img_{i:03d}.png"
+        cv2.imwrite(str(path), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+        ws.save(path, LabelDocument(labels, np.ones(labels.shape, bool), n_class=len(classes)), palette, classes)
+    return root
+
+
+def mean_ious(bundle, items) -> dict[str, float]:
+    return {v: round(100 * m["mean_iu"], 1) for v, m in _score(bundle, items, "cpu").items()}
+
+
+def finetuned(bundle, items, work: Path, name: str) -> tuple[dict, float, int]:
+    """Fine-tune on ``items`` corrected perfectly; (the new bundle, seconds, the step kept)."""
+    from fcn_core import load_checkpoint
+
+    folder = corrected_folder(work / name, items, bundle.meta.classes, bundle.meta.colors)
+    result = finetune_on_corrections(bundle, folder, device="cpu")
+    return load_checkpoint(result.checkpoint)[0], result.seconds, result.kept_step
+
+
+def gap(before: float, after: float) -> float:
+    return 100 * (after - before) / (100 * DEMO_IU - before) if before < 100 * DEMO_IU else 0.0
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--shifts", default="hue,blur_noise,texture")
+    p.add_argument("--counts", default="5,10,20")
+    p.add_argument("--held-out", type=int, default=40)
+    p.add_argument("--order", default="5,10", help="counts for the order comparison ('' skips it)")
+    p.add_argument("--order-shift", default="hue")
+    p.add_argument("--json", type=Path)
+    args = p.parse_args()
+    import torch
+
+    torch.set_num_threads(2)
+    demo = load_bundle([DEMO_MODEL])
+    rows: list[dict] = []
+    print("| shift | corrected | FCN-32s | FCN-16s | FCN-8s | gap recovered (8s) | fine-tune time | step kept |")
+    print("|---|---:|---|---|---|---:|---:|---:|")
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        for shift in [s for s in args.shifts.split(",") if s]:
+            held_out = shifted_scenes(shift, HELD_OUT_SEED, args.held_out)
+            before = mean_ious(demo, held_out)
+            pool = shifted_scenes(shift, TRAIN_SEED, max(int(c) for c in args.counts.split(",")))
+            for count in (int(c) for c in args.counts.split(",")):
+                bundle, seconds, kept = finetuned(demo, pool[:count], work, f"{shift}_{count}")
+                after = mean_ious(bundle, held_out)
+                row = {"shift": shift, "corrected": count, "before": before, "after": after, "seconds": round(seconds, 1),
+                       "kept_step": kept, "gap": round(gap(before["8s"], after["8s"]), 1)}
+                rows.append(row)
+                cells = " | ".join(f"{before[v]:.1f} → {after[v]:.1f}" for v in ("32s", "16s", "8s"))
+                print(f"| {shift} | {count} | {cells} | {row['gap']:.0f} % | {seconds:.0f} s | {kept} |", flush=True)
+        orders = [int(c) for c in args.order.split(",") if c]
+        if orders:
+            shift = args.order_shift
+            held_out = shifted_scenes(shift, HELD_OUT_SEED, args.held_out)
+            pool = shifted_scenes(shift, TRAIN_SEED, 40)
+            engine = Engine(load_bundle([DEMO_MODEL]), "cpu", precision="fp32")
+            unsure = {i: uncertainty_of(engine.predict(engine.cache_for(im))) for i, (im, _) in enumerate(pool)}
+            print(f"\nWhich images to correct ({shift}, a folder of 40; held-out FCN-8s mean IU after the fine-tune):\n")
+            print("| corrected | file order | most uncertain (entropy) | most uncertain (32s/8s disagree) |")
+            print("|---:|---:|---:|---:|")
+            for count in orders:
+                cells = []
+                for name, picked in (("file", list(range(count))),
+                                     ("entropy", most_uncertain(unsure, "entropy")[:count]),
+                                     ("disagreement", most_uncertain(unsure, "disagreement")[:count])):
+                    bundle, _, _ = finetuned(demo, [pool[i] for i in picked], work, f"order_{name}_{count}")
+                    iu = mean_ious(bundle, held_out)["8s"]
+                    rows.append({"order": name, "corrected": count, "shift": shift, "after_8s": iu, "picked": picked})
+                    cells.append(f"{iu:.1f}")
+                print(f"| {count} | " + " | ".join(cells) + " |", flush=True)
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1))
+
+
+if __name__ == "__main__":
+    main()
