@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtWidgets import QDialog, QLabel, QVBoxLayout
 
-from fcn_core import Engine, LabelChanges, label_changes, load_bundle
+from fcn_core import Engine, LabelChanges, label_changes, load_bundle, read_image
 
 from .overlay import colorize
 from .panes import ImagePane, PaneGrid
@@ -24,10 +24,10 @@ def finest(variants: tuple[str, ...]) -> str:
 class ChangeDialog(QDialog):
     """Runs the previous engine and the new checkpoint on ``image`` off the GUI thread, then shows both."""
 
-    def __init__(self, runner: TaskRunner, previous: Engine, checkpoint: Path, image: np.ndarray, name: str,
+    def __init__(self, runner: TaskRunner, previous: Engine, checkpoint: Path, image_path: Path,
                  device: str = "auto", parent=None) -> None:
         super().__init__(parent)
-        self.setWindowTitle(f"What the fine-tune changed on {name}")
+        self.setWindowTitle(f"What the fine-tune changed on {image_path.name}")
         self.resize(900, 560)
         self.summary = QLabel("Running both models on this image…")
         self.summary.setWordWrap(True)
@@ -40,23 +40,24 @@ class ChangeDialog(QDialog):
         layout.addWidget(self.summary)
         layout.addWidget(self.grid, 1)
         self.changes: LabelChanges | None = None
-        self.image = image
+        self.image: np.ndarray | None = None
         self.classes = previous.meta.classes
         self.palette = previous.meta.palette()
 
-        def job(ctx: JobContext) -> tuple[str, np.ndarray, np.ndarray]:
+        def job(ctx: JobContext) -> tuple[np.ndarray, str, np.ndarray, np.ndarray]:
+            image = read_image(image_path)  # the window may be segmenting it again with the new model just now
             variant = finest(previous.variants)
             new = Engine(load_bundle([checkpoint]), device)
             if variant not in new.variants:
                 variant = finest(tuple(v for v in new.variants if v in previous.variants) or new.variants)
             before = previous.predict(previous.cache_for(image), [variant])[variant].labels
             after = new.predict(new.cache_for(image), [variant])[variant].labels
-            return variant, before, after
+            return image, variant, before, after
 
         self.ctx = runner.submit(job, self._show, lambda msg: self.summary.setText(f"Could not compare: {msg}"))
 
-    def _show(self, answer: tuple[str, np.ndarray, np.ndarray]) -> None:
-        variant, before, after = answer
+    def _show(self, answer: tuple[np.ndarray, str, np.ndarray, np.ndarray]) -> None:
+        self.image, variant, before, after = answer
         self.changes = label_changes(before, after, len(self.classes))
         gray = self.image.mean(axis=2, keepdims=True).astype(np.uint8).repeat(3, axis=2)
         for key, labels in (("before", before), ("after", after)):

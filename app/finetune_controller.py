@@ -80,11 +80,10 @@ class FineTuneController(QObject):
     def show_changes(self, previous, checkpoint: Path) -> ChangeDialog | None:
         """The previous model's answer and the fine-tuned one's on the current image, and what changed."""
         c = self.c
-        if c.state.result is None:
+        if c.state.path is None:
             c.report("Open an image to see what the fine-tune changed on it.")
             return None
-        result = c.state.result
-        dialog = ChangeDialog(c.service.runner, previous, checkpoint, result.image, result.path.name,
+        dialog = ChangeDialog(c.service.runner, previous, checkpoint, c.state.path,
                               str(c.service.engine.device) if c.service.engine else "auto", c.window)
         self._keep(dialog)
         return dialog
