@@ -30,7 +30,7 @@ def all_actions(w: MainWindow) -> dict[str, QAction]:
     """Every action of actions.py, by a stable name (plain names; group:name for the grouped ones)."""
     a = w.actions
     out = dict(a.plain)
-    for group in ("variants", "views", "devices", "tools"):
+    for group in ("variants", "views", "devices", "tools", "sorts"):
         out.update({f"{group}:{k}": act for k, act in getattr(a, group).items()})
     out.update({f"classes:{i}": act for i, act in enumerate(a.classes)})
     out["undo"], out["redo"] = w.undo_action, w.redo_action
@@ -360,6 +360,38 @@ def check_run_folder(r: Run) -> None:
         r.wait(lambda: not r.w.tasks.rows, 5000)
 
 
+def check_sort(r: Run, key: str) -> None:
+    r.trigger(f"sorts:{key}")
+    files = r.w.files
+    assert r.act[f"sorts:{key}"].isChecked() and files.sort_measure == (None if key == "opened" else key)
+    if key == "opened" or not files.measured:
+        assert files.paths == [p for p in r.files.images if p in files.paths]  # the order they were opened in
+        if key != "opened":
+            assert "Run all images" in r.w.statusBar().currentMessage()
+    else:  # after the folder run: most uncertain first
+        values = [files._uncertainty[p].value(key) for p in files.paths]
+        assert values == sorted(values, reverse=True)
+
+
+def check_next_to_correct(r: Run) -> None:
+    start = r.w.current_path
+    r.trigger("next_to_correct")
+    files = r.w.files
+    if not files.measured:
+        assert "Run all images" in r.w.statusBar().currentMessage()
+        return
+    target = files.next_to_correct("entropy" if files.sort_measure is None else files.sort_measure)
+    if target is None:
+        assert "Every ranked image has corrections" in r.w.statusBar().currentMessage()
+        return
+    r.wait(lambda: r.w.result is not None and r.w.result.path == target)
+    assert target not in files.corrected_paths()
+    files.setCurrentRow(files.row_of(start))  # back to where the person was (a click in the list)
+    r.wait(lambda: r.w.result is not None and r.w.result.path == start)
+    if r.edit:
+        r.wait(lambda: r.w.editor.doc is not None and r.w.editor.path == start)
+
+
 def check_next_prev(r: Run) -> None:
     start = r.w.current_path
     r.trigger("next")
@@ -479,6 +511,8 @@ EFFECTS = {
     "export": check_export,
     "finetune": check_finetune,
     "run_folder": check_run_folder,
+    **{f"sorts:{k}": (lambda r, k=k: check_sort(r, k)) for k in ("entropy", "margin", "disagreement", "opened")},
+    "next_to_correct": check_next_to_correct,
     "next": check_next_prev,
     "prev": lambda r: None,  # checked with next
     **{f"devices:{d}": (lambda r, d=d: check_device(r, d)) for d in ("cpu", "cuda", "auto")},
@@ -495,7 +529,7 @@ def test_every_action_has_an_effect_test(qtbot, files):
     assert set(all_actions(w)) == set(EFFECTS)
     fields = {f.name for f in dataclasses.fields(w.actions)}
     assert fields == {"plain", "variants", "variant_group", "views", "view_group", "devices", "device_group",
-                      "tools", "tool_group", "classes"}  # a new kind of action gets its own entries above
+                      "tools", "tool_group", "classes", "sorts", "sort_group"}  # a new kind of action gets its own entries above
 
 
 STATES = [(m, i, e) for m in (False, True) for i in (False, True) for e in (False, True)]
