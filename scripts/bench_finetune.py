@@ -126,6 +126,7 @@ def main() -> None:
     p.add_argument("--held-out", type=int, default=40)
     p.add_argument("--order", default="5,10", help="counts for the order comparison ('' skips it)")
     p.add_argument("--order-shift", default="hue")
+    p.add_argument("--orders", default="file,entropy,disagreement", help="the orders compared")
     p.add_argument("--json", type=Path)
     args = p.parse_args()
     import torch
@@ -157,13 +158,15 @@ def main() -> None:
             engine = Engine(load_bundle([DEMO_MODEL]), "cpu", precision="fp32")
             unsure = {i: uncertainty_of(engine.predict(engine.cache_for(im))) for i, (im, _) in enumerate(pool)}
             print(f"\nWhich images to correct ({shift}, a folder of 40; held-out FCN-8s mean IU after the fine-tune):\n")
-            print("| corrected | file order | most uncertain (entropy) | most uncertain (32s/8s disagree) |")
-            print("|---:|---:|---:|---:|")
+            names = [n for n in args.orders.split(",") if n]
+            titles = {"file": "file order", "entropy": "most uncertain (entropy)", "margin": "most uncertain (margin)",
+                      "disagreement": "most uncertain (32s/8s disagree)"}
+            print("| corrected | " + " | ".join(titles[n] for n in names) + " |")
+            print("|---:|" + "---:|" * len(names))
             for count in orders:
                 cells = []
-                for name, picked in (("file", list(range(count))),
-                                     ("entropy", most_uncertain(unsure, "entropy")[:count]),
-                                     ("disagreement", most_uncertain(unsure, "disagreement")[:count])):
+                for name in names:
+                    picked = list(range(count)) if name == "file" else most_uncertain(unsure, name)[:count]
                     bundle, _, _ = finetuned(demo, [pool[i] for i in picked], work, f"order_{name}_{count}")
                     iu = mean_ious(bundle, held_out)["8s"]
                     rows.append({"order": name, "corrected": count, "shift": shift, "after_8s": iu, "picked": picked})

@@ -153,6 +153,9 @@ def finetune_on_corrections(bundle: FCNBundle, source: str | Path, iterations: i
     export_dataset(folder, data, meta.classes, meta.colors, val_fraction=0.2, overwrite=True, workspace=ws,
                    only_verified=only_verified)
     train_items, held_out = _load_split(data, "train"), _load_split(data, "val")
+    if all((labels == VOID).all() for _, labels in train_items):
+        raise ValueError("the corrected images have no labelled pixels to train on"
+                         + (" (only verified pixels were asked for, and none is verified)" if only_verified else ""))
     ensure_fits(sum(im.nbytes + lab.nbytes for im, lab in train_items + held_out), "the corrected images in memory")
     crop, batch = crop_and_batch([lab.shape for _, lab in train_items], batch)
 

@@ -253,3 +253,45 @@ def test_mosaic_training_runs_and_is_recorded(scenes, tmp_path):
     assert "mosaic 2×2" in load_checkpoint(tmp_path / "mo.pt")[0].meta.provenance.recipe
     with pytest.raises(ValueError, match="mosaic"):
         _cfg(scenes, tmp_path / "x.pt", mosaic=5)
+
+
+def test_finetune_crops_follow_the_images_and_keep_a_steps_pixels():
+    from fcn_core.training.finetune import crop_and_batch
+
+    assert crop_and_batch([(160, 160)] * 4) == (128, 6)  # the demo's scenes: six 128-px crops
+    assert crop_and_batch([(375, 500)] * 3) == (304, 1)  # VOC-sized photos: one crop of most of the picture
+    assert crop_and_batch([(4000, 6000)]) == (320, 1)  # huge ones: bounded
+    assert crop_and_batch([(20, 30)]) == (32, 96)  # tiny ones: padded to the smallest crop
+    assert crop_and_batch([(160, 160)], batch=2) == (128, 2)
+
+
+def test_a_finetune_never_hands_back_a_head_worse_on_the_held_out_corrections(tmp_path):
+    """A learning rate that wrecks the model: every check is worse than the start, so the start is kept."""
+    from fcn_core import DEMO_MODEL, load_bundle
+    from fcn_core.training.finetune import finetune_on_corrections
+    from tests.helpers.corrected_scenes import corrected_scene_folder
+
+    folder, _ = corrected_scene_folder(tmp_path, 5, 160, seed=3)
+    result = finetune_on_corrections(load_bundle([DEMO_MODEL]), folder, iterations=6, lr=0.05, device="cpu")
+    assert result.held_out_images == 1 and result.kept_step == 0
+    assert all(result.after[v]["mean_iu"] == pytest.approx(result.before[v]["mean_iu"]) for v in result.before)
+    assert any(ious["8s"] < result.before["8s"]["mean_iu"] for step, ious in result.checks if step > 0)
+    tuned, _ = load_checkpoint(result.checkpoint)
+    assert "kept step 0" in tuned.meta.provenance.recipe
+
+
+def test_a_finetune_with_only_verified_pixels_and_none_verified_is_refused(tmp_path):
+    import numpy as np
+
+    from fcn_core import DEMO_MODEL, LabelDocument, Workspace, load_bundle
+    from fcn_core.training.finetune import finetune_on_corrections
+    from tests.helpers.corrected_scenes import corrected_scene_folder
+
+    folder, ws = corrected_scene_folder(tmp_path, 2, 64)
+    bundle = load_bundle([DEMO_MODEL])
+    for path in sorted(folder.glob("*.png")):  # saved, but nothing verified
+        labels, _ = ws.load(path, (64, 64), 7)
+        ws.save(path, LabelDocument(labels, np.zeros((64, 64), bool), n_class=7), bundle.meta.palette(), bundle.meta.classes)
+    with pytest.raises(ValueError, match="no labelled pixels.*none is verified"):
+        finetune_on_corrections(bundle, folder, iterations=2, device="cpu", only_verified=True)
+    assert finetune_on_corrections(bundle, folder, iterations=2, device="cpu").kept_step in (0, 2)  # unverified pixels train
