@@ -37,6 +37,13 @@ def correction_text(share: float) -> str:
     return f"{'✔' if share >= 1 else '✎'} corrected · {verified_percent(share)} % verified"
 
 
+def _uncertainty_note(value: Uncertainty, measure: str) -> str:
+    """The row's third line: the measure the list sorts by (mean entropy while it is as opened), in short."""
+    if measure == "disagreement":
+        return f"32s/8s disagree on {100 * value.disagreement:.1f} %"
+    return f"{UNCERTAINTY_MEASURES[measure]} {value.value(measure):.3f}"
+
+
 class _RowDelegate(QStyledItemDelegate):
     """Every row as tall as a thumbnail (or two text lines), with the icon's place kept while it loads."""
 
@@ -55,7 +62,8 @@ class _RowDelegate(QStyledItemDelegate):
 
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:  # noqa: N802
         size = super().sizeHint(option, index)
-        return QSize(size.width(), max(THUMB, 2 * option.fontMetrics.lineSpacing()) + 6)
+        lines = max(2, str(index.data() or "").count("\n") + 1)  # the uncertainty, once measured, is a third line
+        return QSize(size.width(), max(THUMB, lines * option.fontMetrics.lineSpacing()) + 6)
 
 
 class FileList(QListWidget):
@@ -235,11 +243,10 @@ class FileList(QListWidget):
         unsure = self._uncertainty.get(path)
         measure = self.sort_measure or "entropy"
         notes = [self._status.get(path, ""), correction_text(share) if share is not None else "",
-                 "⚠ unreadable" if path in self._unreadable else "",
-                 f"{UNCERTAINTY_MEASURES[measure]} {unsure.value(measure):.2f}" if unsure is not None else ""]
-        second = " · ".join(n for n in notes if n)
-        name = self.display_name(path)
-        item.setText(f"{name}\n{second}" if second else name)
+                 "⚠ unreadable" if path in self._unreadable else ""]
+        lines = [self.display_name(path), " · ".join(n for n in notes if n),
+                 _uncertainty_note(unsure, measure) if unsure is not None else ""]
+        item.setText("\n".join(line for line in lines if line))
         tip = [str(path)]
         if share is not None:
             tip.append(f"Saved corrections; {verified_percent(share)} % of the label verified")

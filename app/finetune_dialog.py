@@ -10,7 +10,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (QCheckBox, QDialog, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
-                               QProgressBar, QPushButton, QSpinBox, QTableWidget, QTableWidgetItem, QVBoxLayout)
+                               QProgressBar, QPushButton, QSpinBox, QTableWidget, QTableWidgetItem, QVBoxLayout,
+                               QWidget)
 
 from fcn_core import FINETUNE_ITERATIONS, FINETUNE_LR
 
@@ -60,7 +61,8 @@ def before_after_table(result: "FineTuneResult", classes: tuple[str, ...]) -> QT
             b = before.get("per_class_iu", [None] * len(classes))[c]
             table.setItem(1 + c, col, _cell(b, after["per_class_iu"][c]))
     table.resizeColumnsToContents()
-    table.setMinimumHeight(min(360, 30 + 24 * table.rowCount()))
+    table.setMinimumHeight(min(200, 30 + 24 * table.rowCount()))  # more classes scroll: the dialog must fit a laptop
+    table.setMaximumHeight(30 + 24 * table.rowCount())
     return table
 
 
@@ -83,8 +85,8 @@ class FineTuneDialog(QDialog):
         self.started_from = ", ".join(p.name for p in service.weights) or None
         self.result: FineTuneResult | None = None
         self.ctx: JobContext | None = None
-        held = "one is held out to measure before and after" if corrected < 5 else \
-            f"about {max(1, round(corrected / 5))} are held out to measure before and after"
+        n_held = max(1, int(round(0.2 * corrected)))  # the export's val fraction
+        held = f"{n_held} {'is' if n_held == 1 else 'are'} held out to measure before and after"
         self.intro = QLabel(
             f"Trains the loaded model further on the {corrected} corrected image{'s' * (corrected != 1)} of "
             f"{folder.name}; {held if corrected > 1 else 'with one image nothing can be held out to measure'}. "
@@ -103,20 +105,23 @@ class FineTuneDialog(QDialog):
         self.advanced = QGroupBox("Advanced")
         self.advanced.setCheckable(True)
         self.advanced.setChecked(False)  # folded: the defaults are the recipe scripts/bench_finetune.py measured
-        form = QFormLayout()
+        self.advanced_body = QWidget()
+        form = QFormLayout(self.advanced_body)
+        form.setContentsMargins(0, 0, 0, 0)
         form.addRow("Steps", self.steps)
         form.addRow("Learning rate", self.lr)
         form.addRow(self.only_verified)
-        self.advanced.setLayout(form)
+        box = QVBoxLayout(self.advanced)
+        box.addWidget(self.advanced_body)
         self.advanced.toggled.connect(self._fold)
-        self._fold(False)
+        self.advanced_body.setVisible(False)
         self.progress = QProgressBar()
         self.progress.setVisible(False)
         self.label = QLabel("")
         self.label.setWordWrap(True)
         self.plot = pg.PlotWidget(background="w")
         self.plot.setLabel("bottom", "step")
-        self.plot.setLabel("left", "loss (sum of the heads')")
+        self.plot.setLabel("left", "loss")
         self.plot.setMinimumHeight(160)
         self.plot.setVisible(False)
         self.curve = self.plot.plot(pen=pg.mkPen("#1565c0", width=1.5))
@@ -149,12 +154,8 @@ class FineTuneDialog(QDialog):
             self.start_button.setEnabled(False)
 
     def _fold(self, open_: bool) -> None:
-        for w in (self.steps, self.lr, self.only_verified):
-            w.setVisible(open_)
-        for row in range(self.advanced.layout().rowCount()):
-            label = self.advanced.layout().itemAt(row, QFormLayout.ItemRole.LabelRole)
-            if label is not None and label.widget() is not None:
-                label.widget().setVisible(open_)
+        self.advanced_body.setVisible(open_)
+        self.adjustSize()
 
     def start(self) -> None:
         """Run the fine-tune with the settings shown (the Start button)."""
@@ -171,7 +172,7 @@ class FineTuneDialog(QDialog):
                                            started_from=started_from,
                                            progress=lambda s, n, loss: ctx.progress(s, n, f"{loss:.6g}"))
 
-        self.advanced.setEnabled(False)
+        self.advanced.setVisible(False)  # the settings go into the status line, the curve takes their place
         self.start_button.setVisible(False)
         self.progress.setRange(0, steps)
         self.progress.setValue(0)
@@ -187,7 +188,7 @@ class FineTuneDialog(QDialog):
         self.progress.setMaximum(total)
         self.progress.setValue(step)
         self.losses.append(float(loss))
-        self.label.setText(f"Training step {step}/{total}, loss {float(loss):.4f}")
+        self.label.setText(f"Training step {step}/{total}, loss {float(loss):.4f} (learning rate {self.lr.value():g})")
         if step == total or step % max(1, total // 100) == 0:  # a hundred redraws in a run, not one per step
             self.curve.setData(range(1, len(self.losses) + 1), self.losses)
 
@@ -216,6 +217,20 @@ class FineTuneDialog(QDialog):
             self.label.setText(text)
             self._loaded()
         self.adjustSize()
+        self._keep_on_screen()
+
+    def _keep_on_screen(self) -> None:
+        """Grown with its results, the dialog moves up (and shrinks, its table scrolling) to stay on the screen."""
+        screen = self.screen().availableGeometry() if self.screen() else None
+        if screen is None:
+            return
+        frame = self.frameGeometry()
+        extra = frame.height() - self.height()
+        if frame.height() > screen.height():
+            self.resize(self.width(), screen.height() - extra)
+            frame = self.frameGeometry()
+        if frame.bottom() > screen.bottom() or frame.top() < screen.top():
+            self.move(frame.left(), max(screen.top(), screen.bottom() - frame.height()))
 
     def _loaded(self) -> None:
         self.resegment_button.setVisible(True)
