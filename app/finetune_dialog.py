@@ -18,7 +18,7 @@ from fcn_core import FINETUNE_ITERATIONS, FINETUNE_LR
 from .model_service import ModelService
 from .tasks import JobContext
 
-if TYPE_CHECKING:  # fcn_core.training.finetune loads torchvision: imported when a fine-tune starts, not with the window
+if TYPE_CHECKING:  # fcn_core.training.finetune loads torch: imported when a fine-tune starts, not with the window
     from fcn_core.training.finetune import FineTuneResult
 
 HEADS = ("32s", "16s", "8s")

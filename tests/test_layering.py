@@ -89,7 +89,7 @@ LAYERS = {
     "fcn_core.data.voc_dataset": {"torch", "torchvision", "cv2"},
     "fcn_core.training.evaluation": {"torch", "torchvision", "cv2"},
     "fcn_core.training.trainer": {"torch", "torchvision", "cv2"},
-    "fcn_core.training.finetune": {"torch", "torchvision", "cv2"},
+    "fcn_core.training.finetune": {"torch", "cv2"},
 }
 
 

@@ -3,6 +3,7 @@
 The recipe is made for a handful of corrected images (5–50) from a domain the model does not know, and
 was chosen by ``scripts/bench_finetune.py`` (docs/finetune.md has its figures):
 
+- it trains on the pixels of the person's own image files (the export's JPEG copies would add artefacts);
 - every head trains together on one backbone (the sum of their losses), so no head is left behind;
 - random crops (about 80 % of an image's shorter side) that move every image against the stride-32
   grid, plus horizontal flips: with 20 images, the same full images in the same place are learnt by heart;
@@ -26,7 +27,6 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from ..data.voc_dataset import VOCSegmentationFolder
 from ..inference.device import resolve_device
 from ..inference.engine import Engine
 from ..memory import ensure_fits
@@ -35,6 +35,8 @@ from ..model.normalize import to_input
 from ..model.palette import VOID
 from ..model.provenance import Provenance
 from ..storage.export import export_dataset, find_source
+from ..storage.image_io import read_image, read_label_png
+from ..storage.voc_layout import VOCLayout
 from ..storage.workspace import Workspace
 from ..weights import save_checkpoint
 from .config import FINETUNE_CHECKS, FINETUNE_ITERATIONS, FINETUNE_LR, FINETUNE_PIXELS_PER_STEP
@@ -122,9 +124,17 @@ def _no_head_worse(check: dict[str, float], start: dict[str, float]) -> bool:
     return all(check[v] >= start[v] - 1e-9 for v in start)
 
 
-def _load_split(data: Path, split: str) -> list[tuple[np.ndarray, np.ndarray]]:
-    dataset = VOCSegmentationFolder(data, split)
-    return [dataset.load(i) for i in range(len(dataset))]
+def _load_items(folder: Path, data: Path, items: list[str], sources: dict[str, str]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(image, labels) of exported items: the labels as exported, the pixels of the person's own image file, not
+    the export's JPEG copy (a second lossy generation would teach the net JPEG's artefacts, not the images')."""
+    labels_dir = VOCLayout(data).labels
+    out = []
+    for item in items:
+        image, labels = read_image(folder / sources[item]), read_label_png(labels_dir / f"{item}.png")
+        if labels.shape != image.shape[:2]:
+            raise ValueError(f"{sources[item]} changed size while it was being exported; start the fine-tune again")
+        out.append((image, labels))
+    return out
 
 
 def finetune_on_corrections(bundle: FCNBundle, source: str | Path, iterations: int = FINETUNE_ITERATIONS,
@@ -150,9 +160,10 @@ def finetune_on_corrections(bundle: FCNBundle, source: str | Path, iterations: i
     meta = bundle.meta
     out = Path(out) if out is not None else \
         unused_checkpoint_path(ws.root, f"finetuned_{datetime.now().strftime('%Y%m%d_%H%M%S')}")
-    export_dataset(folder, data, meta.classes, meta.colors, val_fraction=0.2, overwrite=True, workspace=ws,
-                   only_verified=only_verified)
-    train_items, held_out = _load_split(data, "train"), _load_split(data, "val")
+    summary = export_dataset(folder, data, meta.classes, meta.colors, val_fraction=0.2, overwrite=True, workspace=ws,
+                             only_verified=only_verified)
+    train_items = _load_items(folder, data, summary.train, summary.sources)
+    held_out = _load_items(folder, data, summary.val, summary.sources)
     if all((labels == VOID).all() for _, labels in train_items):
         raise ValueError("the corrected images have no labelled pixels to train on"
                          + (" (only verified pixels were asked for, and none is verified)" if only_verified else ""))
