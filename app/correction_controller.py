@@ -183,14 +183,22 @@ class CorrectionController(QObject):
         if c.state.editing:
             self.open_in_editor()
 
-    # export --------------------------------------------------------------------------------------
-    def export_dialog(self) -> ExportDialog | None:
+    def folder_with_saved_corrections(self, needs_model: bool = False) -> Path | None:
+        """The current image's folder, its corrections saved first; None (and a sentence) without an image or
+        model. What the export and the fine-tune start from."""
         c = self.c
-        if c.state.path is None or c.state.meta is None:
+        if c.state.path is None or c.state.meta is None or (needs_model and c.service.engine is None):
             c.report("Open and correct some images first.")
             return None
         c.editor.save()
-        folder = c.state.path.parent
+        return c.state.path.parent
+
+    # export --------------------------------------------------------------------------------------
+    def export_dialog(self) -> ExportDialog | None:
+        c = self.c
+        folder = self.folder_with_saved_corrections()
+        if folder is None:
+            return None
         dialog = ExportDialog(folder, c.service.engine is not None, c.window, c.settings.last_export(folder))
         dialog.requested.connect(self.export)
         dialog.setModal(False)

@@ -15,7 +15,7 @@ from .change_dialog import ChangeDialog
 from .finetune_dialog import FineTuneDialog
 
 if TYPE_CHECKING:
-    from .correction_controller import Collaborators
+    from .correction_controller import CorrectionController
 
 
 class FolderModelOffer(QFrame):
@@ -47,21 +47,19 @@ class FolderModelOffer(QFrame):
 class FineTuneController(QObject):
     """Ctrl+T's dialog and everything after it; the offer bar when a folder with its own model is opened."""
 
-    def __init__(self, c: "Collaborators", offer: FolderModelOffer, run_all: Callable[[], None],
+    def __init__(self, corrections: "CorrectionController", offer: FolderModelOffer, run_all: Callable[[], None],
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.c, self.offer_bar, self.run_all = c, offer, run_all
+        self.corrections, self.c, self.offer_bar, self.run_all = corrections, corrections.c, offer, run_all
         self.dialogs: list[QWidget] = []  # kept alive while shown
         offer.load_button.clicked.connect(self._load_offered)
 
     def finetune(self, iterations: int = FINETUNE_ITERATIONS) -> FineTuneDialog | None:
         """The fine-tune dialog for the current image's folder (its settings, then Start)."""
         c = self.c
-        if c.state.path is None or c.service.engine is None:
-            c.report("Open and correct some images first.")
+        folder = self.corrections.folder_with_saved_corrections(needs_model=True)
+        if folder is None:
             return None
-        c.editor.save()
-        folder = c.state.path.parent
         corrected = sum(p.parent == folder for p in c.files.corrected_paths())
         previous = c.service.engine
         dialog = FineTuneDialog(c.service, folder, corrected, iterations, c.editor.workspace(c.state.path), c.window)

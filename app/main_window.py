@@ -74,7 +74,7 @@ class MainWindow(QMainWindow):
         self.corrections = CorrectionController(Collaborators(
             self.state, self.editor, self.service, self.actions, self.single, self.edit_panel, self.legend,
             self.files, self.tasks, self.statusBar(), self, self.show_error, self.load_model, self.settings), self)
-        self.tuning = FineTuneController(self.corrections.c, self.offer_bar, lambda: self.run_all(), self)
+        self.tuning = FineTuneController(self.corrections, self.offer_bar, lambda: self.run_all(), self)
         self.review = ReviewOrder(self.actions, self.files, self.service, self.statusBar(), self.show_path, self)
         self._connect()
         self.actions.views["single"].setChecked(True)
