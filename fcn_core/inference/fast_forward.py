@@ -16,6 +16,7 @@ from torch import nn
 from ..model.architecture import BackboneFeatures, Upsampler
 from ..model.bundle import FCNBundle
 from .fast_ops import PackedMatrix, fc6_forward, phase_kernel, upsample, winograd_conv, winograd_suits
+from .padding_skip import PaddingSkip
 
 
 class FastForward:
@@ -32,6 +33,7 @@ class FastForward:
                     if isinstance(m, nn.ConvTranspose2d) and m.kernel_size[0] == 2 * m.stride[0]
                 }
         self._convs = {name: self._conv_plan(bb) for name, bb in bundle.backbones.items()}
+        self._skips = {name: PaddingSkip(bb) for name, bb in bundle.backbones.items()}
 
     @staticmethod
     def _conv_plan(bb: nn.Module) -> Callable[[str, torch.Tensor], torch.Tensor]:
@@ -52,7 +54,7 @@ class FastForward:
 
     def features(self, backbone: str, x: torch.Tensor) -> BackboneFeatures:
         """pool3, pool4 and conv7 of the named backbone on a normalised N×3×H×W batch."""
-        return self.bundle.backbones[backbone](x, conv=self._convs[backbone])
+        return self._skips[backbone].features(x, conv=self._convs[backbone])
 
     def upsampler(self, variant: str) -> Upsampler:
         """The ``up`` argument of :meth:`FCNHead.fusion` for ``variant``."""
