@@ -21,6 +21,7 @@ from ..inference.engine import Engine
 from ..model.bundle import FCNBundle
 from ..model.normalize import to_input
 from .peak_memory import PeakMemory
+from .peers import Peer, load_peers
 
 
 def _sync(device: torch.device) -> None:
@@ -42,21 +43,28 @@ def median_ms(fn: Callable[[], object], iters: int, device: torch.device, warmup
     return statistics.median(times)
 
 
-def paired_median_ms(fn_a: Callable[[], object], fn_b: Callable[[], object], iters: int, device: torch.device,
-                     warmup: int = 1) -> tuple[float, float]:
-    """Median times of two paths run alternately (a, b, a, b, …), so both see the same machine load."""
+def interleaved_median_ms(fns: dict[str, Callable[[], object]], iters: int, device: torch.device,
+                          warmup: int = 1) -> dict[str, float]:
+    """Median times of several paths run in turn (a, b, c, a, b, c, …), so all see the same machine load."""
     for _ in range(warmup):
-        fn_a()
-        fn_b()
-    times: tuple[list[float], list[float]] = ([], [])
+        for fn in fns.values():
+            fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(max(1, iters)):
-        for fn, out in ((fn_a, times[0]), (fn_b, times[1])):
+        for name, fn in fns.items():
             _sync(device)
             t0 = time.perf_counter()
             fn()
             _sync(device)
-            out.append((time.perf_counter() - t0) * 1000)
-    return statistics.median(times[0]), statistics.median(times[1])
+            times[name].append((time.perf_counter() - t0) * 1000)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def paired_median_ms(fn_a: Callable[[], object], fn_b: Callable[[], object], iters: int, device: torch.device,
+                     warmup: int = 1) -> tuple[float, float]:
+    """Median times of two paths run alternately (a, b, a, b, …), so both see the same machine load."""
+    medians = interleaved_median_ms({"a": fn_a, "b": fn_b}, iters, device, warmup)
+    return medians["a"], medians["b"]
 
 
 def reference_labels(bundle: FCNBundle, images: np.ndarray, variant: str, device: torch.device) -> np.ndarray:
@@ -70,6 +78,17 @@ def reference_labels(bundle: FCNBundle, images: np.ndarray, variant: str, device
 def bench_image(size: tuple[int, int], seed: int = 0) -> np.ndarray:
     """A generated scene of the given size (textured, with objects: labels are not trivial)."""
     return make_scene(seed, 0, size).image
+
+
+@dataclass
+class PeerResult:
+    """Another runtime on the same net and image, timed in turn with the reference and the engine."""
+
+    name: str
+    version: str
+    ms: float
+    engine_speedup: float  # the peer's time over the engine's
+    label_agreement: float  # with the reference's labels
 
 
 @dataclass
@@ -92,6 +111,7 @@ class CaseResult:
     batch_engine_ms_per_image: float | None = None
     peak_memory_mb: float | None = None
     peak_added_mb: float | None = None
+    peers: list[PeerResult] = field(default_factory=list)
     iters: int = 0
     notes: list[str] = field(default_factory=list)
 
@@ -100,8 +120,9 @@ class CaseResult:
 
 
 def run_case(name: str, make_bundle: Callable[[], FCNBundle], size: tuple[int, int], device: str = "cpu",
-             iters: int = 5, batch: int = 0, engine_kwargs: dict | None = None) -> CaseResult:
-    """Reference vs engine on one generated scene of ``size``, then all variants, a switch and a batch."""
+             iters: int = 5, batch: int = 0, engine_kwargs: dict | None = None, peers: bool = False) -> CaseResult:
+    """Reference vs engine on one generated scene of ``size`` (with ``peers``, onnxruntime and OpenVINO on
+    the same net, all timed in turn), then all variants, a switch and a batch."""
     image = bench_image(size)
     base = make_bundle().eval()
     engine = Engine(copy.deepcopy(base), device, **(engine_kwargs or {}))
@@ -110,10 +131,24 @@ def run_case(name: str, make_bundle: Callable[[], FCNBundle], size: tuple[int, i
     reference = copy.deepcopy(base).float().to(dev)
     if engine.compiled is not None:
         engine.compiled.wait()
-    ref_ms, eng_ms = paired_median_ms(lambda: reference_labels(reference, image, variant, dev),
-                                      lambda: engine.segment(image, variant).labels, iters, dev)
-    agree = float((reference_labels(reference, image, variant, dev) == engine.segment(image, variant).labels).mean())
+    runners: dict[str, Callable[[], np.ndarray]] = {
+        "reference": lambda: reference_labels(reference, image, variant, dev),
+        "engine": lambda: engine.segment(image, variant).labels}
+    notes: list[str] = []
+    loaded: list[Peer] = []
+    if peers and dev.type != "cpu":
+        notes.append("peers run on the CPU: compared only with --device cpu")
+    elif peers:
+        loaded, notes = load_peers(base, variant)
+        runners.update({p.name: (lambda p=p: p.labels(image)) for p in loaded})
+    medians = interleaved_median_ms(runners, iters, dev)
+    ref_ms, eng_ms = medians["reference"], medians["engine"]
+    ref_labels = runners["reference"]()
+    agree = float((ref_labels == runners["engine"]()).mean())
     result = CaseResult(name, str(dev), size, variant, ref_ms, eng_ms, ref_ms / eng_ms, agree, iters=iters)
+    result.peers = [PeerResult(p.name, p.version, medians[p.name], medians[p.name] / eng_ms,
+                               float((runners[p.name]() == ref_labels).mean())) for p in loaded]
+    loaded = []
     if len(engine.variants) > 1:
         result.all_variants_ms = median_ms(lambda: engine.predict(engine.cache_for(image)), iters, dev)
         result.all_over_one = result.all_variants_ms / eng_ms
@@ -132,9 +167,9 @@ def run_case(name: str, make_bundle: Callable[[], FCNBundle], size: tuple[int, i
         ref_b, eng_b = paired_median_ms(lambda: reference_labels(reference, images, variant, dev),
                                         lambda: engine.predict_batch(list(images), [variant]), iters, dev)
         result.batch_reference_ms_per_image, result.batch_engine_ms_per_image = ref_b / batch, eng_b / batch
-    reference = cache = base = None  # free them before the memory case
+    reference = cache = base = runners = None  # free them before the memory case
     with PeakMemory(dev) as peak:
         engine.predict(engine.cache_for(image))
     result.peak_memory_mb, result.peak_added_mb = peak.megabytes, peak.added_megabytes
-    result.notes = list(engine.notices) + ([engine.compiled.error] if engine.compiled and engine.compiled.error else [])
+    result.notes = notes + list(engine.notices) + ([engine.compiled.error] if engine.compiled and engine.compiled.error else [])
     return result

@@ -30,6 +30,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--large", nargs="?", const="1024x2048", default=None, metavar="HxW",
                    help="also time a large image (default 1024x2048)")
     p.add_argument("--compile", action="store_true", help="the engine uses torch.compile (waits for it)")
+    p.add_argument("--peers", action="store_true",
+                   help="also time onnxruntime and OpenVINO on the same net exported to ONNX (CPU; the [peers] extra)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(handler=run)
 
@@ -60,6 +62,10 @@ def _print_case(r: "CaseResult") -> None:
     print(f"{r.model} on {r.device}, {r.size[0]}×{r.size[1]}, FCN-{r.variant}:")
     rows = [("reference (eager fp32 NCHW)", f"{r.reference_ms:.2f} ms"), ("engine", f"{r.engine_ms:.2f} ms"),
             ("speedup", f"{r.speedup:.2f}×"), ("label agreement", f"{100 * r.label_agreement:.3f} %")]
+    for peer in r.peers:
+        rows.append((f"{peer.name} {peer.version.split('-')[0]}",
+                     f"{peer.ms:.2f} ms (engine {peer.engine_speedup:.2f}× faster), "
+                     f"labels {100 * peer.label_agreement:.3f} % as the reference's"))
     if r.all_variants_ms is not None:
         rows.append(("all variants, one backbone pass", f"{r.all_variants_ms:.2f} ms ({r.all_over_one:.2f}× one)"))
     rows.append(("variant switch from cached features", f"{r.switch_from_cache_ms:.2f} ms"))
@@ -90,7 +96,8 @@ def run(args: argparse.Namespace) -> int:
     cases = []
     for name, make in _models(args):
         for i, s in enumerate(sizes):
-            cases.append(run_case(name, make, s, args.device, args.iters, args.batch if i == 0 else 0, kwargs))
+            cases.append(run_case(name, make, s, args.device, args.iters, args.batch if i == 0 else 0, kwargs,
+                                  peers=args.peers))
     if args.json:
         first = cases[0].to_dict()
         out = {**first, "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"), "torch": torch.__version__,

@@ -108,7 +108,7 @@ class VGG16Backbone(nn.Module):
     def forward(self, x: torch.Tensor, conv: Callable[[str, torch.Tensor], torch.Tensor] | None = None) -> BackboneFeatures:
         """pool3, pool4 and conv7 of ``x``; ``conv(name, h)`` may compute a named convolution another way."""
         run = conv or (lambda name, t: getattr(self, name)(t))
-        size = (int(x.shape[-2]), int(x.shape[-1]))
+        size = (x.shape[-2], x.shape[-1])  # ints, kept symbolic when traced for ONNX (dynamic crops)
         pools = []
         h = x
         for names in self.block_layers:
