@@ -3,6 +3,7 @@
 Compiling takes tens of seconds, so nothing waits for it: the engine keeps running the eager form
 until :meth:`CompiledFeatures.ready` hands out the compiled one. Inductor's caches live under
 ``~/.cache/fcn-workbench/inductor`` (or ``$TORCHINDUCTOR_CACHE_DIR``), so the next start is quick.
+``$FCN_COMPILE_BACKEND`` names another torch.compile backend ("eager" checks the plumbing in seconds).
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ class CompiledFeatures:
     def _build(self, backbones: list[str]) -> None:
         try:
             for name in backbones:
-                fn = torch.compile(lambda x, _n=name: self._features(_n, x), dynamic=True)
+                fn = torch.compile(lambda x, _n=name: self._features(_n, x), dynamic=True,
+                                   backend=os.environ.get("FCN_COMPILE_BACKEND", "inductor"))
                 if self._example is not None:
                     with torch.inference_mode():
                         fn(self._example(self._shape))

@@ -54,6 +54,8 @@ class FastForward:
 
     def features(self, backbone: str, x: torch.Tensor) -> BackboneFeatures:
         """pool3, pool4 and conv7 of the named backbone on a normalised N×3×H×W batch."""
+        if torch.compiler.is_compiling():  # the skip's plans are numpy, made per size: the compiler gets
+            return self.bundle.backbones[backbone](x, conv=self._convs[backbone])  # the plain layers
         return self._skips[backbone].features(x, conv=self._convs[backbone])
 
     def upsampler(self, variant: str) -> Upsampler:

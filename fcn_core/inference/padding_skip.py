@@ -213,6 +213,31 @@ def _runs(idx: np.ndarray) -> Runs:
     return _runs_cached(np.ascontiguousarray(idx, np.int64).tobytes())
 
 
+@functools.lru_cache(maxsize=4096)
+def _device_index(key: bytes, device: str) -> torch.Tensor:
+    return torch.from_numpy(np.frombuffer(key, np.int64).copy()).to(device)
+
+
+def select(x: torch.Tensor, rows: np.ndarray, cols: np.ndarray) -> torch.Tensor:
+    """``x`` at the given rows and columns (ZERO: a zero row or column): block copies on the CPU, two
+    indexing kernels elsewhere (a GPU would spend longer launching many small copies than copying)."""
+    if x.device.type == "cpu":
+        return copy_blocks(x, _runs(rows), _runs(cols))
+    return select_by_index(x, rows, cols)
+
+
+def select_by_index(x: torch.Tensor, rows: np.ndarray, cols: np.ndarray) -> torch.Tensor:
+    """:func:`select` as two ``index_select`` kernels (index tensors cached per device)."""
+    if (rows == ZERO).any() or (cols == ZERO).any():
+        x = F.pad(x, (0, 1, 0, 1))  # the zero row and column ZERO points at
+        rows, cols = np.where(rows == ZERO, x.shape[2] - 1, rows), np.where(cols == ZERO, x.shape[3] - 1, cols)
+    fmt = torch.channels_last if x.is_contiguous(memory_format=torch.channels_last) else torch.contiguous_format
+    dev = str(x.device)
+    out = x.index_select(2, _device_index(np.ascontiguousarray(rows, np.int64).tobytes(), dev))
+    out = out.index_select(3, _device_index(np.ascontiguousarray(cols, np.int64).tobytes(), dev))
+    return out.contiguous(memory_format=fmt)
+
+
 def copy_blocks(x: torch.Tensor, rows: Runs, cols: Runs) -> torch.Tensor:
     """``x[:, :, rows][:, :, :, cols]`` (ZERO selecting a zero row or column) by block copies, keeping
     ``x``'s memory format: far faster than advanced indexing on the CPU."""
@@ -244,8 +269,8 @@ class PaddingSkip:
         if implicit and r.is_identity(x.shape[2]) and c.is_identity(x.shape[3]):
             return x, True
         if implicit:
-            return copy_blocks(x, _runs(r.gather_without_padding), _runs(c.gather_without_padding)), True
-        return copy_blocks(x, _runs(r.gather), _runs(c.gather)), False
+            return select(x, r.gather_without_padding, c.gather_without_padding), True
+        return select(x, r.gather, c.gather), False
 
     def features(self, x: torch.Tensor, conv: Conv | None = None) -> BackboneFeatures:
         """pool3, pool4 and conv7 of a normalised N×3×H×W batch, as the plain backbone computes them."""
@@ -261,5 +286,5 @@ class PaddingSkip:
                 layer = getattr(self.bb, op.name)
                 x = F.relu(run(op.name, x) if implicit else F.conv2d(x, layer.weight, layer.bias), inplace=True)
             if op.name in ("pool3", "pool4", "fc7"):
-                kept[op.name] = x if r.is_full and c.is_full else copy_blocks(x, _runs(r.rows), _runs(c.rows))
+                kept[op.name] = x if r.is_full and c.is_full else select(x, r.rows, c.rows)
         return BackboneFeatures(pool3=kept["pool3"], pool4=kept["pool4"], conv7=kept["fc7"], input_size=(h, w))

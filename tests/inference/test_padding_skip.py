@@ -121,3 +121,21 @@ def test_engine_labels_equal_the_modules_for_every_head(at_once):
         for v, s in ref.items():
             assert got[v].scores.shape == s.shape[1:], (size, v)
             assert np.allclose(got[v].scores, s[0].numpy(), atol=1e-4 * float(s.abs().max()) + 1e-6), (size, v)
+
+
+def test_the_indexing_gather_equals_the_block_copies():
+    """Off the CPU the compact tensors are gathered by indexing kernels: the same selection."""
+    from fcn_core.inference.padding_skip import copy_blocks, select, select_by_index
+    from fcn_core.inference.padding_skip import _runs
+
+    x = torch.randn(2, 3, 9, 11).contiguous(memory_format=torch.channels_last)
+    rows = np.array([-1, 0, 1, 1, 1, 5, 8, -1])
+    cols = np.array([-1, 2, 3, 4, 10, 10, -1])
+    expect = torch.zeros(2, 3, len(rows), len(cols))
+    for i, r in enumerate(rows):
+        for j, c in enumerate(cols):
+            if r >= 0 and c >= 0:
+                expect[:, :, i, j] = x[:, :, r, c]
+    for got in (select(x, rows, cols), copy_blocks(x, _runs(rows), _runs(cols)), select_by_index(x, rows, cols)):
+        assert torch.equal(got, expect)
+        assert got.is_contiguous(memory_format=torch.channels_last)
