@@ -35,7 +35,6 @@ from fcn_core import DEMO_MODEL, Engine, FCNBundle, load_bundle, make_scene  # n
 from fcn_core.bench.benchmark import reference_labels  # noqa: E402
 from fcn_core.inference.device import tune_process  # noqa: E402
 from fcn_core.inference.engine import _labels  # noqa: E402
-from fcn_core.inference.fast_forward import FastForward  # noqa: E402
 from fcn_core.inference.folder_predict import predict_folder  # noqa: E402
 from fcn_core.model.metadata import VARIANTS, VariantSpec, voc_meta  # noqa: E402
 
