@@ -67,6 +67,12 @@ def _to_numpy(t: torch.Tensor) -> np.ndarray:
     return t.float().cpu().contiguous().numpy() if t.dtype != torch.uint8 else t.cpu().contiguous().numpy()
 
 
+def _later(t: torch.Tensor) -> np.ndarray | Callable[[], np.ndarray]:
+    """The scores as numpy: now on the CPU (where the window reads them soon anyway, and a lazy copy
+    could land on the GUI thread), when first read on a device (see :class:`Prediction`)."""
+    return _to_numpy(t) if t.device.type == "cpu" else (lambda: _to_numpy(t))
+
+
 class Engine:
     """Runs an :class:`FCNBundle` on RGB uint8 images, on the CPU (fp32) or CUDA (fp16, channels_last).
 
@@ -166,7 +172,7 @@ class Engine:
             yield v, self.bundle.heads[v](f, self.fast_form.upsampler(v))
 
     def _whole(self, cache: ImageCache, variants: Sequence[str]) -> dict[str, Prediction]:
-        return {v: Prediction(v, _to_numpy(_labels(s[0])), _to_numpy(s[0]))
+        return {v: Prediction(v, _to_numpy(_labels(s[0])), _later(s[0]))
                 for v, s in self._scores(variants, lambda b: self._cached_features(cache, b))}
 
     def _tiled(self, image: np.ndarray, variants: Sequence[str], core: int,
@@ -262,9 +268,9 @@ class Engine:
                     scores = self._scores(variants, lambda b: self._run_backbone(b, x))
                     out: list[dict[str, Prediction]] = [{} for _ in images]
                     for v, s in scores:
-                        labels, values = _to_numpy(_labels(s)), _to_numpy(s)
+                        labels = _to_numpy(_labels(s))
                         for i in range(len(images)):
-                            out[i][v] = Prediction(v, labels[i], values[i])
+                            out[i][v] = Prediction(v, labels[i], _later(s[i]))
                     return out
                 except torch.OutOfMemoryError:
                     pass  # one by one below, each with the out-of-memory policy

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -51,11 +52,26 @@ class SkipFusion:
 
 @dataclass(frozen=True, eq=False)
 class Prediction:
-    """One variant's answer on one image: labels and scores; confidence and entropy on first use."""
+    """One variant's answer on one image: labels and scores; confidence and entropy on first use.
+
+    ``score_source`` is the C×H×W scores or a function returning them: the engine hands out the
+    labels at once and copies the scores from the device only when something reads ``scores``
+    (labels alone are 1/(4C) of the bytes: on a GPU the copy would cost more than the net)."""
 
     variant: str
     labels: np.ndarray      # H×W uint8 class indices
-    scores: np.ndarray      # C×H×W final class scores (logits): float32, float16 for tiled images
+    score_source: np.ndarray | Callable[[], np.ndarray]
+
+    @property
+    def scores(self) -> np.ndarray:
+        """C×H×W final class scores (logits): float32, float16 for tiled images."""
+        scores = self.__dict__.get("_scores")
+        if scores is None:  # two threads may both fetch them: the same values, harmlessly
+            source = self.score_source
+            scores = source() if callable(source) else source
+            self.__dict__["_scores"] = scores
+            object.__setattr__(self, "score_source", scores)  # let the device copy go
+        return scores
 
     @property
     def _maps(self) -> tuple[np.ndarray, np.ndarray]:

@@ -139,3 +139,16 @@ def test_the_indexing_gather_equals_the_block_copies():
     for got in (select(x, rows, cols), copy_blocks(x, _runs(rows), _runs(cols)), select_by_index(x, rows, cols)):
         assert torch.equal(got, expect)
         assert got.is_contiguous(memory_format=torch.channels_last)
+
+
+def test_scores_can_come_later_and_only_once():
+    """On a device the engine hands out a function for the scores: fetched on first read, then kept."""
+    from fcn_core.inference.results import Prediction
+
+    calls = []
+    scores = np.arange(12, dtype=np.float32).reshape(3, 2, 2)
+    pred = Prediction("8s", scores.argmax(0).astype(np.uint8), lambda: calls.append(1) or scores)
+    assert calls == []
+    assert pred.scores is scores and pred.scores is scores and calls == [1]
+    assert pred.score_source is scores  # the device copy is let go
+    assert pred.pixel_summary(0, 0)[0] > 0
