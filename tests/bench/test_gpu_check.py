@@ -23,7 +23,7 @@ def test_gpu_check_dry_runs_every_step(tmp_path):
         assert expected in checks, expected
     assert not [r for r in rows if r["figure"].startswith("FAILED")], rows
     assert "| check" in proc.stdout and proc.stdout.count("\n|") >= len(rows)  # the one table
-    fp32 = next(r for r in rows if "fp32, sizes" in r["check"])
+    fp32 = next(r for r in rows if "fp32 (no TF32), sizes" in r["check"])
     assert fp32["verdict"] == "ok"
 
 
