@@ -18,7 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_device_arg(p)
     p.add_argument("--save-logits", action="store_true", help="also write <stem>_<variant>.npy (float32 C×H×W scores)")
     p.add_argument("--batch", type=int, default=None, help="images of equal size run together (default: 8 on CUDA, 1 on the CPU)")
-    p.add_argument("--readers", type=int, default=None, help="threads decoding images ahead of the model (default: 4 on CUDA, 1 on the CPU)")
+    p.add_argument("--readers", type=int, default=None, help="threads decoding images ahead of the model (default: min(8, cores) on CUDA, 1 on the CPU)")
     p.add_argument("--quiet", action="store_true", help="do not list each image")
     p.set_defaults(handler=run)
 

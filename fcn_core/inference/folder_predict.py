@@ -8,6 +8,7 @@ cancel or a crash leaves complete files only.
 from __future__ import annotations
 
 import io
+import os
 import threading
 from collections import defaultdict, deque
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -81,7 +82,8 @@ def _name_clashes(paths: Sequence[Path]) -> tuple[Path, Path] | None:
 
 
 def predict_folder(engine: Engine, paths: Sequence[Path], out: Path, variants: Sequence[str],
-                   save_logits: bool = False, batch: int | None = None, readers: int | None = None, writers: int = 2,
+                   save_logits: bool = False, batch: int | None = None, readers: int | None = None,
+                   writers: int | None = None,
                    progress: Callable[[int, int, Path], None] | None = None,
                    cancel: threading.Event | None = None) -> FolderReport:
     """Segment ``paths`` into ``out`` (``<stem>_<variant>.png``, optionally ``.npy`` scores).
@@ -90,16 +92,19 @@ def predict_folder(engine: Engine, paths: Sequence[Path], out: Path, variants: S
     for their group; beyond that the largest group runs as it is); unreadable images are listed in
     the report, not raised. ``progress(done, total, path)`` is called per image; setting ``cancel``
     stops after the batch in flight, whose outputs are still written completely. ``batch`` and
-    ``readers`` default to 8 and 4 on CUDA, 1 and 1 on the CPU (there, batches and extra decoding
-    threads compete with the model's own threads for the cores).
+    ``readers`` default to 8 and min(8, cores) on CUDA, 1 and 1 on the CPU (there, batches and extra
+    decoding threads compete with the model's own threads for the cores); ``writers`` to min(8, cores)
+    on CUDA and 2 on the CPU.
     """
     clashes = _name_clashes(paths)
     if clashes:
         raise ValueError(f"{clashes[0].name} and {clashes[1]} would write the same output files "
                          f"({clashes[0].stem}_<variant>.png); rename one or run them into separate folders")
     on_gpu = engine.device.type != "cpu"
+    cores = os.cpu_count() or 4
     batch = batch or (8 if on_gpu else 1)
-    readers = readers or (4 if on_gpu else 1)
+    readers = readers or (min(8, cores) if on_gpu else 1)
+    writers = writers or (min(8, cores) if on_gpu else 2)
     out.mkdir(parents=True, exist_ok=True)
     remove_stale_temps(out)  # what an earlier run, killed mid-write, left
     report = FolderReport()
