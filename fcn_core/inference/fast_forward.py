@@ -12,6 +12,7 @@ from typing import Callable
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from ..model.architecture import BackboneFeatures, Upsampler
 from ..model.bundle import FCNBundle
@@ -33,30 +34,43 @@ class FastForward:
                     if isinstance(m, nn.ConvTranspose2d) and m.kernel_size[0] == 2 * m.stride[0]
                 }
         self._convs = {name: self._conv_plan(bb) for name, bb in bundle.backbones.items()}
-        self._skips = {name: PaddingSkip(bb) for name, bb in bundle.backbones.items()}
+        # measured: on the CPU the skip saves a sixth of the work at 500×500 (more on small images); on an
+        # H200 its gathers cost more than the convolutions it saves (docs/speed.md), so there it is off
+        self._skips = {name: PaddingSkip(bb) for name, bb in bundle.backbones.items()
+                       if bb.fc6.weight.device.type == "cpu"}
 
     @staticmethod
     def _conv_plan(bb: nn.Module) -> Callable[[str, torch.Tensor], torch.Tensor]:
-        """``conv(name, h)`` for one backbone: each layer in its fastest equivalent form on its device."""
+        """``conv(name, h)`` for one backbone, ReLU included: each layer in its fastest equivalent form on
+        its device (on CUDA, cuDNN's fused convolution + bias + ReLU, one kernel instead of three)."""
         on_cpu = bb.fc6.weight.device.type == "cpu"
         fc6 = PackedMatrix(bb.fc6) if on_cpu else None
         winograd = {name for names in bb.block_layers for name in names if on_cpu and winograd_suits(getattr(bb, name))}
+        fused = [bb.fc6.weight.device.type == "cuda" and torch.backends.cudnn.is_available()]
 
         def conv(name: str, h: torch.Tensor) -> torch.Tensor:
             layer = getattr(bb, name)
             if name in winograd:
-                return winograd_conv(h, layer)
+                return F.relu(winograd_conv(h, layer), inplace=True)
             if name == "fc6" and fc6 is not None:
-                return fc6_forward(h, layer, fc6)
-            return layer(h)
+                return F.relu(fc6_forward(h, layer, fc6), inplace=True)
+            if fused[0]:
+                try:
+                    return torch.cudnn_convolution_relu(h, layer.weight, layer.bias, layer.stride, layer.padding,
+                                                        layer.dilation, layer.groups)
+                except RuntimeError:  # this cuDNN has no fused form for it: the separate kernels from now on
+                    fused[0] = False
+            return F.relu(layer(h), inplace=True)
 
         return conv
 
     def features(self, backbone: str, x: torch.Tensor) -> BackboneFeatures:
         """pool3, pool4 and conv7 of the named backbone on a normalised N×3×H×W batch."""
-        if torch.compiler.is_compiling():  # the skip's plans are numpy, made per size: the compiler gets
-            return self.bundle.backbones[backbone](x, conv=self._convs[backbone])  # the plain layers
-        return self._skips[backbone].features(x, conv=self._convs[backbone])
+        skip = self._skips.get(backbone)
+        if skip is None or torch.compiler.is_compiling():  # the skip's plans are numpy, made per size:
+            # the compiler gets the plain layers
+            return self.bundle.backbones[backbone](x, conv=self._convs[backbone], conv_applies_relu=True)
+        return skip.features(x, conv=self._convs[backbone], conv_applies_relu=True)
 
     def upsampler(self, variant: str) -> Upsampler:
         """The ``up`` argument of :meth:`FCNHead.fusion` for ``variant``."""

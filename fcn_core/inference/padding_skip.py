@@ -272,9 +272,11 @@ class PaddingSkip:
             return select(x, r.gather_without_padding, c.gather_without_padding), True
         return select(x, r.gather, c.gather), False
 
-    def features(self, x: torch.Tensor, conv: Conv | None = None) -> BackboneFeatures:
-        """pool3, pool4 and conv7 of a normalised N×3×H×W batch, as the plain backbone computes them."""
-        run = conv or (lambda name, t: getattr(self.bb, name)(t))
+    def features(self, x: torch.Tensor, conv: Conv | None = None, conv_applies_relu: bool = False) -> BackboneFeatures:
+        """pool3, pool4 and conv7 of a normalised N×3×H×W batch, as the plain backbone computes them
+        (``conv`` and ``conv_applies_relu`` as in :meth:`VGG16Backbone.forward`)."""
+        plain = conv or (lambda name, t: getattr(self.bb, name)(t))
+        run = plain if conv_applies_relu else (lambda name, t: F.relu(plain(name, t), inplace=True))
         h, w = int(x.shape[-2]), int(x.shape[-1])
         rows, cols = axis_plan(h, self.ops), axis_plan(w, self.ops)
         kept: dict[str, torch.Tensor] = {}
@@ -284,7 +286,7 @@ class PaddingSkip:
                 x = F.max_pool2d(x, 2, stride=2, ceil_mode=True)
             else:
                 layer = getattr(self.bb, op.name)
-                x = F.relu(run(op.name, x) if implicit else F.conv2d(x, layer.weight, layer.bias), inplace=True)
+                x = run(op.name, x) if implicit else F.relu(F.conv2d(x, layer.weight, layer.bias), inplace=True)
             if op.name in ("pool3", "pool4", "fc7"):
                 kept[op.name] = x if r.is_full and c.is_full else select(x, r.rows, c.rows)
         return BackboneFeatures(pool3=kept["pool3"], pool4=kept["pool4"], conv7=kept["fc7"], input_size=(h, w))

@@ -105,19 +105,22 @@ class VGG16Backbone(nn.Module):
         self.pool4_channels = blocks[3]
         self.conv7_channels = fc
 
-    def forward(self, x: torch.Tensor, conv: Callable[[str, torch.Tensor], torch.Tensor] | None = None) -> BackboneFeatures:
-        """pool3, pool4 and conv7 of ``x``; ``conv(name, h)`` may compute a named convolution another way."""
-        run = conv or (lambda name, t: getattr(self, name)(t))
+    def forward(self, x: torch.Tensor, conv: Callable[[str, torch.Tensor], torch.Tensor] | None = None,
+                conv_applies_relu: bool = False) -> BackboneFeatures:
+        """pool3, pool4 and conv7 of ``x``; ``conv(name, h)`` may compute a named convolution another way
+        (with ``conv_applies_relu``, followed by its ReLU, as one fused kernel can)."""
+        plain = conv or (lambda name, t: getattr(self, name)(t))
+        run = plain if conv_applies_relu else (lambda name, t: F.relu(plain(name, t), inplace=True))
         size = (x.shape[-2], x.shape[-1])  # ints, kept symbolic when traced for ONNX (dynamic crops)
         pools = []
         h = x
         for names in self.block_layers:
             for name in names:
-                h = F.relu(run(name, h), inplace=True)
+                h = run(name, h)
             h = F.max_pool2d(h, 2, stride=2, ceil_mode=True)
             pools.append(h)
-        h = self.drop6(F.relu(run("fc6", h), inplace=True))
-        h = self.drop7(F.relu(run("fc7", h), inplace=True))
+        h = self.drop6(run("fc6", h))
+        h = self.drop7(run("fc7", h))
         return BackboneFeatures(pool3=pools[2], pool4=pools[3], conv7=h, input_size=size)
 
 

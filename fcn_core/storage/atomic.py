@@ -34,8 +34,12 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def atomic_write_via(path: str | Path, write: Callable[[str], None]) -> None:
-    """Call ``write(tmp_path)`` on a temporary file beside ``path``, fsync it, then rename it over ``path``."""
+def atomic_write_via(path: str | Path, write: Callable[[str], None], durable: bool = True) -> None:
+    """Call ``write(tmp_path)`` on a temporary file beside ``path``, fsync it, then rename it over ``path``.
+
+    ``durable=False`` skips the two fsyncs: the file still appears whole or not at all while the system
+    runs, but a power cut may lose it; for outputs that a rerun recreates (``predict``), where the
+    fsyncs would cost more than computing them."""
     path = Path(path)
     fd, pending = tempfile.mkstemp(prefix=f"{PENDING_PREFIX}{path.name}.", suffix=".tmp", dir=path.parent)
     lock = hold(fd)  # until the file is in place: a sweep never takes a write in progress for a leftover
@@ -49,8 +53,9 @@ def atomic_write_via(path: str | Path, write: Callable[[str], None]) -> None:
         raise
     try:
         write(tmp)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
+        if durable:
+            with open(tmp, "rb+") as f:
+                os.fsync(f.fileno())
         # mkstemp makes 0600 files; keep the old file's mode, or give the usual 0644
         os.chmod(tmp, path.stat().st_mode & 0o7777 if path.exists() else 0o644)
         os.replace(tmp, path)
@@ -60,7 +65,8 @@ def atomic_write_via(path: str | Path, write: Callable[[str], None]) -> None:
     finally:
         if lock is not None:
             os.close(lock)
-    fsync_dir(path.parent)
+    if durable:
+        fsync_dir(path.parent)
 
 
 def _unlink(path: str) -> None:
@@ -70,12 +76,12 @@ def _unlink(path: str) -> None:
         pass
 
 
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically."""
+def atomic_write_bytes(path: str | Path, data: bytes, durable: bool = True) -> None:
+    """Write ``data`` to ``path`` atomically (``durable`` as in :func:`atomic_write_via`)."""
     def write(tmp: str) -> None:
         with open(tmp, "wb") as f:
             f.write(data)
-    atomic_write_via(path, write)
+    atomic_write_via(path, write, durable)
 
 
 def remove_stale_temps(folder: str | Path, target: str | None = None) -> list[Path]:

@@ -207,13 +207,15 @@ def encode_label_png(labels: np.ndarray, palette: np.ndarray, chunks: dict[bytes
     for cid, data in (chunks or {}).items():
         info.add(cid, data)
     out = io.BytesIO()
-    im.save(out, format="PNG", optimize=False, pnginfo=info)
+    # zlib level 1: a noisy 500×375 label map encodes in 1.5 ms instead of 15 (level 6) for 20 % more
+    # bytes; `predict` on a GPU writes hundreds of these a second, the window one per save
+    im.save(out, format="PNG", optimize=False, pnginfo=info, compress_level=1)
     return out.getvalue()
 
 
-def write_label_png(path: str | Path, labels: np.ndarray, palette: np.ndarray) -> None:
-    """Write a palette label PNG atomically."""
-    atomic_write_bytes(path, encode_label_png(labels, palette))
+def write_label_png(path: str | Path, labels: np.ndarray, palette: np.ndarray, durable: bool = True) -> None:
+    """Write a palette label PNG atomically (``durable`` as in :func:`atomic_write_via`)."""
+    atomic_write_bytes(path, encode_label_png(labels, palette), durable)
 
 
 def write_mask_png(path: str | Path, mask: np.ndarray) -> None:
