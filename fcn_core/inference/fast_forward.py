@@ -16,7 +16,7 @@ from torch.nn import functional as F
 
 from ..model.architecture import BackboneFeatures, Upsampler
 from ..model.bundle import FCNBundle
-from .fast_ops import PackedMatrix, fc6_forward, phase_kernel, upsample, winograd_conv, winograd_suits
+from .fast_ops import WINOGRAD_MIN_POSITIONS, PackedConv, PackedMatrix, fc6_forward, phase_kernel, upsample, winograd_conv, winograd_suits
 from .padding_skip import PaddingSkip
 
 
@@ -45,15 +45,20 @@ class FastForward:
         its device. (cuDNN's fused convolution + bias + ReLU was tried on an H200: the backbone took 4.6 ms
         instead of 1.5, its kernels are not the tensor-core ones; docs/speed.md.)"""
         on_cpu = bb.fc6.weight.device.type == "cpu"
-        fc6 = PackedMatrix(bb.fc6) if on_cpu else None
+        # fc6 and fc7 (7×7 and 1×1 over few positions) as prepacked matrix products
+        matrices = {name: PackedMatrix(getattr(bb, name)) for name in ("fc6", "fc7")} if on_cpu else {}
         winograd = {name for names in bb.block_layers for name in names if on_cpu and winograd_suits(getattr(bb, name))}
+        packed = {name: PackedConv(getattr(bb, name)) for names in bb.block_layers for name in names
+                  if on_cpu and PackedConv.suits(getattr(bb, name))}
 
         def conv(name: str, h: torch.Tensor) -> torch.Tensor:
             layer = getattr(bb, name)
-            if name in winograd:
+            if name in winograd and h.shape[-2] * h.shape[-1] >= WINOGRAD_MIN_POSITIONS:
                 return F.relu(winograd_conv(h, layer), inplace=True)
-            if name == "fc6" and fc6 is not None:
-                return F.relu(fc6_forward(h, layer, fc6), inplace=True)
+            if name in matrices:
+                return F.relu(fc6_forward(h, layer, matrices[name]), inplace=True)
+            if name in packed:
+                return packed[name].relu(h)
             return F.relu(layer(h), inplace=True)
 
         return conv
