@@ -29,6 +29,13 @@ def _peak_rss_mb() -> float:
     return float("nan")
 
 
+def _limit_memory(gb: float) -> None:
+    import resource
+
+    limit = int(gb * 2**30)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
 def child(runtime: str, size: int, onnx_path: str, iters: int, threads: int) -> dict:
     """Time one runtime at one size in this process: median of ``iters`` runs after one warm-up
     (none above 1024², where one run says enough)."""
@@ -67,6 +74,8 @@ def main() -> int:
     ap.add_argument("--runtimes", nargs="+", default=list(RUNTIMES), choices=RUNTIMES)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--max-gb", type=float, default=18.0,
+                    help="address-space limit of each run: one that needs more fails instead of swapping the machine")
     ap.add_argument("--child", nargs=4, metavar=("RUNTIME", "SIZE", "ONNX", "ITERS"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -85,7 +94,8 @@ def main() -> int:
             iters = 3 if size <= 512 else 2 if size <= 1024 else 1
             for runtime in args.runtimes:
                 proc = subprocess.run([sys.executable, __file__, "--threads", str(args.threads), "--child", runtime,
-                                       str(size), str(onnx_path), str(iters)], capture_output=True, text=True)
+                                       str(size), str(onnx_path), str(iters)], capture_output=True, text=True,
+                                      preexec_fn=lambda: _limit_memory(args.max_gb))
                 if proc.returncode == 0:
                     row = json.loads(proc.stdout.strip().splitlines()[-1])
                 else:  # killed for memory, most likely: say so in the table
