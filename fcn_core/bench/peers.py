@@ -7,7 +7,6 @@ whose package is not installed is reported as missing, with the command that ins
 
 from __future__ import annotations
 
-import copy
 import importlib.util
 import tempfile
 from dataclasses import dataclass
@@ -72,7 +71,7 @@ def load_peers(bundle: FCNBundle, variant: str, threads: int | None = None,
     if not wanted:
         return [], notes
     with tempfile.TemporaryDirectory(dir=folder) as tmp:
-        path = export_onnx(copy.deepcopy(bundle).float().cpu(), variant, Path(tmp) / "fcn.onnx")
+        path = export_onnx(bundle, variant, Path(tmp) / "fcn.onnx")
         makers = {"onnxruntime": _onnxruntime, "openvino": _openvino}
         # both runtimes read the file completely while loading it: the temporary folder can go
         return [makers[name](path, threads) for name in wanted], notes

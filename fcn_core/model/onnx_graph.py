@@ -7,6 +7,7 @@ dynamic. Exporting needs only torch; running the file needs an ONNX runtime (the
 
 from __future__ import annotations
 
+import copy
 import json
 import warnings
 from pathlib import Path
@@ -35,9 +36,9 @@ class ImageToLabels(nn.Module):
 
 
 def export_onnx(bundle: FCNBundle, variant: str, path: Path, scores: bool = False, opset: int = 17) -> Path:
-    """Write ``variant`` of ``bundle`` (fp32, CPU) as an ONNX file with dynamic batch, height and width;
-    the class names and the preprocessing go into the model's metadata."""
-    net = ImageToLabels(bundle.float().cpu().eval(), variant, scores).eval()
+    """Write ``variant`` of ``bundle`` (as an fp32 CPU copy; ``bundle`` is left as it is) as an ONNX file
+    with dynamic batch, height and width; the class names and the preprocessing go into its metadata."""
+    net = ImageToLabels(copy.deepcopy(bundle).float().cpu().eval(), variant, scores).eval()
     example = torch.zeros((1, 64, 64, 3), dtype=torch.uint8)
     outputs = ["labels", "scores"] if scores else ["labels"]
     axes = {"image": {0: "batch", 1: "height", 2: "width"}, "labels": {0: "batch", 1: "height", 2: "width"}}
