@@ -126,4 +126,4 @@ def test_onnx_graph_gives_the_engines_labels_on_odd_sizes(tmp_path, tiny_bundle)
         labels = session.run(None, {"image": image[None]})[0][0]
         assert labels.dtype == np.uint8 and np.array_equal(labels, engine.segment(image, "16s").labels), size
     meta = session.get_modelmeta().custom_metadata_map
-    assert meta["fcn_workbench.variant"] == "16s" and json.loads(meta["fcn_workbench.class_names"])[0] == "c0"
+    assert json.loads(meta["fcn_workbench.variants"]) == ["16s"] and json.loads(meta["fcn_workbench.class_names"])[0] == "c0"
