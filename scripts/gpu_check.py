@@ -17,7 +17,6 @@ import copy
 import json
 import os
 import shutil
-import statistics
 import sys
 import tempfile
 import time
@@ -32,7 +31,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from fcn_core import DEMO_MODEL, Engine, FCNBundle, load_bundle, make_scene  # noqa: E402
-from fcn_core.bench.benchmark import reference_labels  # noqa: E402
+from fcn_core.bench.benchmark import median_ms as _median_ms, reference_labels  # noqa: E402
 from fcn_core.inference.device import tune_process  # noqa: E402
 from fcn_core.inference.folder_predict import predict_folder  # noqa: E402
 from fcn_core.model.metadata import VARIANTS, VariantSpec, voc_meta  # noqa: E402
@@ -61,22 +60,8 @@ class Table:
                   f"{r['verdict']:<7} |")
 
 
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def median_ms(fn: Callable[[], object], iters: int, device: torch.device, warmup: int = 2) -> float:
-    for _ in range(warmup):
-        fn()
-    sync(device)
-    times = []
-    for _ in range(iters):
-        t0 = time.perf_counter()
-        fn()
-        sync(device)
-        times.append((time.perf_counter() - t0) * 1000)
-    return statistics.median(times)
+def median_ms(fn: Callable[[], object], iters: int, device: torch.device) -> float:
+    return _median_ms(fn, iters, device, warmup=2)  # two warm-ups: cuDNN autotuning, then a CUDA graph capture
 
 
 def full_width(at_once: bool = False, width: float = 1.0) -> FCNBundle:
