@@ -1,4 +1,4 @@
-"""``fcn-workbench export``: corrected labels as a VOC-layout fine-tuning dataset."""
+"""``fcn-workbench export``: corrected labels as a fine-tuning dataset (VOC layout or COCO instances)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--predict-missing", action="store_true", help="label uncorrected images with the model's finest variant")
     p.add_argument("--only-verified", action="store_true", help="mark unverified pixels void (255)")
     p.add_argument("--overwrite", action="store_true", help="write into a folder that already holds a dataset")
+    p.add_argument("--format", dest="dataset_format", choices=("voc", "coco"), default="voc",
+                   help="voc: the VOC layout (default); coco: images/ and annotations/instances_{train,val,trainval}.json")
+    p.add_argument("--polygons", action="store_true",
+                   help="COCO segmentations as polygons instead of exact RLE (holes and sub-pixel detail are lost)")
     add_weights_args(p)
     add_device_arg(p)
     p.set_defaults(handler=run)
@@ -34,6 +38,8 @@ def run(args: argparse.Namespace) -> int:
         from ..weights import load_bundle
 
         meta, predict = load_bundle(weights_paths(args), args.at_once).meta, None
+    if args.polygons and args.dataset_format != "coco":
+        raise CLIError("--polygons applies to --format coco")
     if not args.out.strip():
         raise CLIError("--out needs a folder name")
     args.out = Path(args.out)
@@ -41,10 +47,11 @@ def run(args: argparse.Namespace) -> int:
     with interrupt_as_cancel() as interrupted:
         try:
             summary = export_dataset(args.source, args.out, meta.classes, meta.colors, args.val_fraction, args.seed,
-                                     predict, args.only_verified, args.overwrite, cancel=interrupted)
+                                     predict, args.only_verified, args.overwrite, cancel=interrupted,
+                                     dataset_format=args.dataset_format, polygons=args.polygons)
         except ExportCancelled:
             print(f"fcn-workbench export: interrupted; nothing was exported, {args.out} is as it was", file=sys.stderr)
             return 130
     print(f"exported {summary.written} images ({summary.from_corrections} corrected, {summary.predicted} predicted): "
-          f"{len(summary.train)} train, {len(summary.val)} val → {args.out}")
+          f"{len(summary.train)} train, {len(summary.val)} val → {args.out} ({args.dataset_format.upper()})")
     return 0

@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import cv2
 import numpy as np
@@ -21,12 +21,15 @@ from .atomic import atomic_write_bytes
 from .image_io import (_exif_orientation, decode_image, file_bytes, is_image_path, read_label_png,
                        write_label_png, write_mask_png)
 from .staging import TargetTaken, staged_folder
+from .coco_layout import ANNOTATION_FILE, COCO_ENTRIES, coco_annotations, coco_document
 from .voc_layout import CLASSES_FILE, VOCLayout
 from .workspace import WORKSPACE_DIR, Workspace
 
 VERIFIED_DIR = "SegmentationVerified"
 ENTRIES = ("JPEGImages", "SegmentationClass", VERIFIED_DIR, "ImageSets/Segmentation", CLASSES_FILE)  # what an export owns
 DATASET_ENTRIES = tuple(dict.fromkeys(e.split("/")[0] for e in ENTRIES))  # the names an export puts in its folder
+FORMAT_ENTRIES = {"voc": ENTRIES, "coco": COCO_ENTRIES}  # what an export of each format owns
+FORMATS = tuple(FORMAT_ENTRIES)
 
 
 # Labels for an image that has no corrections (``--predict-missing``): H×W×3 uint8 RGB → H×W uint8 classes.
@@ -57,25 +60,30 @@ def find_source(source: str | Path) -> tuple[Path, Workspace]:
     return source, Workspace.beside(source)
 
 
-def _check_target(out: Path, overwrite: bool) -> None:
+def _check_target(out: Path, overwrite: bool, entries: tuple[str, ...]) -> None:
     if out.exists() and not out.is_dir():
         raise ValueError(f"{out} is a file, not a folder")
-    if not overwrite and any((out / e).exists() for e in ENTRIES):
+    if not overwrite and any((out / e).exists() for e in entries):
         raise ValueError(f"{out} already holds a dataset; choose an empty folder, or replace it on purpose (--overwrite)")
 
 
-def _no_dataset_arrived(out: Path) -> None:
+def _no_dataset_arrived(entries: tuple[str, ...]) -> Callable[[Path], None]:
     """At the landing, under the folder's lock: another export may have written ``out`` since it was checked."""
-    if any((out / e).exists() for e in ENTRIES):
-        raise TargetTaken(f"{out} received a dataset from another export while this one was written; "
-                          "nothing of this export was written there")
+    def check(out: Path) -> None:
+        if any((out / e).exists() for e in entries):
+            raise TargetTaken(f"{out} received a dataset from another export while this one was written; "
+                              "nothing of this export was written there")
+    return check
 
 
 def export_dataset(source: str | Path, out: str | Path, classes: tuple[str, ...], colors, val_fraction: float = 0.2,
                    seed: int = 0, predict: LabelFn | None = None, only_verified: bool = False, overwrite: bool = False,
                    progress: Callable[[int, int], None] | None = None, workspace: Workspace | None = None,
-                   cancel: Callable[[], bool] | None = None) -> ExportSummary:
-    """Write JPEGImages, SegmentationClass, SegmentationVerified, ImageSets/Segmentation/{train,val,trainval}.
+                   cancel: Callable[[], bool] | None = None, dataset_format: str = "voc",
+                   polygons: bool = False) -> ExportSummary:
+    """Write JPEGImages, SegmentationClass, SegmentationVerified, ImageSets/Segmentation/{train,val,trainval}
+    (``dataset_format="coco"``: ``images/`` and ``annotations/instances_{train,val}.json``, one annotation
+    per connected region and class, RLE or, with ``polygons``, polygons; :mod:`.coco_layout`).
 
     Images without corrections are skipped, or labelled by ``predict`` when given (``--predict-missing``). With ``only_verified`` unverified pixels become void (255). ``progress(i, n)``
     is called before each image; ``cancel()`` returning True (or ``progress`` raising) stops the export,
@@ -87,7 +95,10 @@ def export_dataset(source: str | Path, out: str | Path, classes: tuple[str, ...]
     if not str(out).strip():
         raise ValueError("the export needs a folder name")
     out = Path(out)
-    _check_target(out, overwrite)
+    if dataset_format not in FORMAT_ENTRIES:
+        raise ValueError(f"unknown dataset format {dataset_format!r}; known: {', '.join(FORMATS)}")
+    entries = FORMAT_ENTRIES[dataset_format]
+    _check_target(out, overwrite, entries)
     if not 0 <= val_fraction < 1:
         raise ValueError("the validation fraction must be in [0, 1)")
     images = sorted(p for p in folder.iterdir() if p.is_file() and is_image_path(p))
@@ -96,9 +107,13 @@ def export_dataset(source: str | Path, out: str | Path, classes: tuple[str, ...]
     if predict is None and not any(ws.has(p) for p in images):
         raise ValueError(f"nothing to export: no image in {folder} has corrections (use --predict-missing)")
     try:
-        with staged_folder(out, ENTRIES, None if overwrite else _no_dataset_arrived) as stage:
-            summary = _write(stage, images, ws, classes, colors, val_fraction, seed, predict, only_verified,
-                             progress, cancel)
+        with staged_folder(out, entries, None if overwrite else _no_dataset_arrived(entries)) as stage:
+            labelled = _labelled(images, ws, classes, predict, only_verified, progress, cancel)
+            if dataset_format == "coco":
+                summary = _write_coco(stage, labelled, classes, val_fraction, seed, polygons)
+            else:
+                summary = _write(stage, labelled, classes, colors, val_fraction, seed)
+            _check(cancel)  # the last moment: after this the dataset moves into place
     except OSError as e:
         raise OSError(e.errno, f"{e.strerror or e}; nothing was exported, {out} is as it was") from e
     return summary
@@ -131,16 +146,24 @@ def _jpeg_as_is(data: bytes, image: np.ndarray) -> bool:
         return False
 
 
-def _write(root: Path, images: list[Path], ws: Workspace, classes: tuple[str, ...], colors, val_fraction: float,
-           seed: int, predict: LabelFn | None, only_verified: bool, progress: Callable[[int, int], None] | None,
-           cancel: Callable[[], bool] | None) -> ExportSummary:
-    """The whole dataset, written into ``root`` (the hidden staging folder)."""
-    layout = VOCLayout(root)
-    layout.make_dirs()
-    (root / VERIFIED_DIR).mkdir()
-    layout.write_classes(classes, colors)
-    palette = full_palette(np.asarray(colors, np.uint8))
-    ids, sources, corrected, predicted = [], {}, 0, 0
+@dataclass(frozen=True)
+class LabelledImage:
+    """One exported image: its item name, source file, JPEG bytes, labels and verified mask."""
+
+    item: str
+    source: Path
+    jpeg: bytes
+    labels: np.ndarray
+    verified: np.ndarray
+    predicted: bool
+
+
+def _labelled(images: list[Path], ws: Workspace, classes: tuple[str, ...], predict: LabelFn | None,
+              only_verified: bool, progress: Callable[[int, int], None] | None,
+              cancel: Callable[[], bool] | None) -> Iterator[LabelledImage]:
+    """Each image with corrections (or, with ``predict``, every image), ready to write; progress and cancel
+    checked before each."""
+    seen: set[str] = set()
     for i, path in enumerate(images):
         if progress:
             progress(i, len(images))
@@ -149,16 +172,15 @@ def _write(root: Path, images: list[Path], ws: Workspace, classes: tuple[str, ..
         # by name: labels saved under another model's classes are renumbered, or refused (ClassMismatch)
         saved = ws.load_labels(path, image.shape[:2], tuple(classes))
         if saved is not None:
-            labels, verified = saved.labels, saved.verified
-            corrected += 1
+            labels, verified, predicted = saved.labels, saved.verified, False
         elif predict is not None:
-            labels, verified = predict(image), np.zeros(image.shape[:2], bool)
-            predicted += 1
+            labels, verified, predicted = predict(image), np.zeros(image.shape[:2], bool), True
         else:
             continue
         if only_verified:
             labels = np.where(verified, labels, VOID).astype(np.uint8)
-        item = path.stem if path.stem not in ids else f"{path.stem}_{i}"
+        item = path.stem if path.stem not in seen else f"{path.stem}_{i}"
+        seen.add(item)
         if _jpeg_as_is(data, image):
             jpg = data  # a JPEG already: its bytes unchanged, not a second lossy generation
         else:
@@ -166,24 +188,67 @@ def _write(root: Path, images: list[Path], ws: Workspace, classes: tuple[str, ..
             if not ok:
                 raise OSError(f"could not encode {path.name} as JPEG")
             jpg = encoded.tobytes()
-        atomic_write_bytes(layout.images / f"{item}.jpg", jpg)
-        write_label_png(layout.labels / f"{item}.png", labels, palette)
-        write_mask_png(root / VERIFIED_DIR / f"{item}.png", verified)
-        ids.append(item)
-        sources[item] = path.name
-    if not ids:
-        raise ValueError("nothing to export: no image has corrections")
+        yield LabelledImage(item, path, jpg, labels, verified, predicted)
+    if progress:
+        progress(len(images), len(images))
+
+
+def split_items(ids: list[str], val_fraction: float, seed: int) -> tuple[list[str], list[str]]:
+    """(train, val) item lists: a seeded shuffle, ``val_fraction`` of them (rounded) for validation."""
     order = np.random.default_rng(seed).permutation(len(ids))
     n_val = int(round(val_fraction * len(ids))) if len(ids) > 1 else 0
-    val = sorted(ids[j] for j in order[:n_val])
-    train = sorted(ids[j] for j in order[n_val:])
+    return sorted(ids[j] for j in order[n_val:]), sorted(ids[j] for j in order[:n_val])
+
+
+def _write(root: Path, labelled: Iterator[LabelledImage], classes: tuple[str, ...], colors, val_fraction: float,
+           seed: int) -> ExportSummary:
+    """The whole VOC-layout dataset, written into ``root`` (the hidden staging folder)."""
+    layout = VOCLayout(root)
+    layout.make_dirs()
+    (root / VERIFIED_DIR).mkdir()
+    layout.write_classes(classes, colors)
+    palette = full_palette(np.asarray(colors, np.uint8))
+    ids, sources, corrected, predicted = [], {}, 0, 0
+    for one in labelled:
+        atomic_write_bytes(layout.images / f"{one.item}.jpg", one.jpeg)
+        write_label_png(layout.labels / f"{one.item}.png", one.labels, palette)
+        write_mask_png(root / VERIFIED_DIR / f"{one.item}.png", one.verified)
+        ids.append(one.item)
+        sources[one.item] = one.source.name
+        predicted += one.predicted
+        corrected += not one.predicted
+    if not ids:
+        raise ValueError("nothing to export: no image has corrections")
+    train, val = split_items(ids, val_fraction, seed)
     layout.write_split("train", train)
     layout.write_split("val", val)
     layout.write_split("trainval", sorted(ids))
-    if progress:
-        progress(len(images), len(images))
-    _check(cancel)  # the last moment: after this the dataset moves into place
     return ExportSummary(len(ids), corrected, predicted, train, val, sources)
+
+
+def _write_coco(root: Path, labelled: Iterator[LabelledImage], classes: tuple[str, ...], val_fraction: float,
+                seed: int, polygons: bool) -> ExportSummary:
+    """``images/<item>.jpg`` and ``annotations/instances_{train,val,trainval}.json`` in ``root``."""
+    (root / "images").mkdir()
+    (root / "annotations").mkdir()
+    records: dict[str, tuple[dict, list[dict]]] = {}
+    sources, corrected, predicted, next_id = {}, 0, 0, 1
+    for image_id, one in enumerate(labelled, start=1):
+        atomic_write_bytes(root / "images" / f"{one.item}.jpg", one.jpeg)
+        h, w = one.labels.shape
+        anns = coco_annotations(one.labels, image_id, next_id, len(classes), polygons)
+        next_id += len(anns)
+        records[one.item] = ({"id": image_id, "file_name": f"{one.item}.jpg", "height": h, "width": w}, anns)
+        sources[one.item] = one.source.name
+        predicted += one.predicted
+        corrected += not one.predicted
+    if not records:
+        raise ValueError("nothing to export: no image has corrections")
+    train, val = split_items(list(records), val_fraction, seed)
+    for split, items in (("train", train), ("val", val), ("trainval", sorted(records))):
+        doc = coco_document([records[i][0] for i in items], [a for i in items for a in records[i][1]], classes)
+        atomic_write_bytes(root / ANNOTATION_FILE.format(split=split), doc)
+    return ExportSummary(len(records), corrected, predicted, train, val, sources)
 
 
 def read_exported_item(root: str | Path, item: str) -> tuple[np.ndarray, np.ndarray]:
