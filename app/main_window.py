@@ -1,5 +1,6 @@
-"""The Workbench window: builds the views, docks, menus and toolbars and wires them to the window's state,
-the model service and the correction controller. It holds no state of its own (see :mod:`.window_state`)."""
+"""The Workbench window: builds the views, docks, menus and toolbars (:mod:`.window_layout`,
+:mod:`.window_bars`) and wires them to the window's state, the model service and the correction controller
+(:mod:`.window_wiring`). It holds no state of its own (see :mod:`.window_state`)."""
 
 from __future__ import annotations
 
@@ -7,31 +8,26 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QSettings, Qt, Signal
-from PySide6.QtWidgets import (QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QStackedWidget, QVBoxLayout,
-                               QWidget)
+from PySide6.QtCore import QSettings, Signal
+from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox
 
-from fcn_core import (DEMO_MODEL, FINETUNE_ITERATIONS, ImageReadError, ModelMeta, SkipFusion, class_fractions,
+from fcn_core import (FINETUNE_ITERATIONS, ImageReadError, ModelMeta, SkipFusion, class_fractions,
                       expand_image_paths, probe_image)
 
 from .actions import follow_history, make_actions, set_class_names
-from .compare_view import CompareView
 from .correction_controller import Collaborators, CorrectionController
-from .display import MODES
-from .display_panel import DisplayPanel
 from .editor import Editor
-from .file_list import FileList
-from .finetune_controller import FineTuneController, FolderModelOffer
+from .finetune_controller import FineTuneController
 from .window_bars import build_menus, build_toolbars
+from .window_layout import build_docks, build_status, build_views
+from .window_wiring import wire
 from .gui_gc import collect_in_gui_thread
 from .model_service import ImageResult, ModelService
 from .panes import pixel_at
 from .readout import pixel_readout
 from .saved_labels import SavedLabelsCache
 from .review_order import ReviewOrder
-from .single_view import SingleView
-from .skip_view import SkipView
-from .task_bar import FOLDER_TASK, OPEN_TASK, TaskBar
+from .task_bar import FOLDER_TASK, OPEN_TASK
 from .window_settings import WindowSettings
 from .window_state import VIEWS, WindowState
 
@@ -66,17 +62,17 @@ class MainWindow(QMainWindow):
         self.saved_labels = SavedLabelsCache()
         self.editor = Editor(self)
         self.actions = make_actions(self)
-        self._build_views()
-        self._build_docks()
+        build_views(self)
+        build_docks(self)
         self._build_menus()
         self._build_toolbars()
-        self._build_status()
+        build_status(self)
         self.corrections = CorrectionController(Collaborators(
             self.state, self.editor, self.service, self.actions, self.single, self.edit_panel, self.legend,
             self.files, self.tasks, self.statusBar(), self, self.show_error, self.load_model, self.settings), self)
         self.tuning = FineTuneController(self.corrections, self.offer_bar, lambda: self.run_all(), self)
         self.review = ReviewOrder(self.actions, self.files, self.service, self.statusBar(), self.show_path, self)
-        self._connect()
+        wire(self)
         self.actions.views["single"].setChecked(True)
 
     # the state, read where tests and scripts look for it ------------------------------------------
@@ -94,42 +90,6 @@ class MainWindow(QMainWindow):
         return self.meta.palette() if self.meta is not None else np.zeros((1, 3), np.uint8)
 
     # construction ------------------------------------------------------------------------------
-    def _build_views(self) -> None:
-        self.single = SingleView()
-        self.compare = CompareView()
-        self.skips = SkipView()
-        self.stack = QStackedWidget()
-        for w in (self.single, self.compare, self.skips):
-            self.stack.addWidget(w)
-        self.offer_bar = FolderModelOffer()
-        central = QWidget()
-        column = QVBoxLayout(central)
-        column.setContentsMargins(0, 0, 0, 0)
-        column.setSpacing(0)
-        column.addWidget(self.offer_bar)
-        column.addWidget(self.stack, 1)
-        self.setCentralWidget(central)
-
-    def _build_docks(self) -> None:
-        self.files = FileList()
-        left = QDockWidget("Images", self)
-        left.setObjectName("images")
-        left.setWidget(self.files)
-        left.setMinimumWidth(150)
-        self.files.setMinimumWidth(140)
-        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, left)
-
-        panel = DisplayPanel(self.editor, self.display.opacity, self._model_text)
-        self.mode_box, self.opacity, self.outline_box = panel.mode_box, panel.opacity, panel.outline_box
-        self.legend, self.legend_title, self.model_label = panel.legend, panel.legend_title, panel.model_label
-        self.edit_panel = panel.edit_panel
-        right = QDockWidget("Display", self)
-        right.setObjectName("display")
-        right.setWidget(panel)
-        right.setMinimumWidth(230)
-        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, right)
-        self.resizeDocks([left, right], [190, 260], Qt.Orientation.Horizontal)
-
     def _build_menus(self) -> None:
         bars = build_menus(self.menuBar(), self.actions, self.editor, self)
         self.recent_menu, self.class_menu, self.undo_action, self.redo_action = bars
@@ -137,87 +97,6 @@ class MainWindow(QMainWindow):
 
     def _build_toolbars(self) -> None:
         self.toolbars = build_toolbars(self, self.actions, self.undo_action, self.redo_action)
-
-    def _build_status(self) -> None:
-        sb = self.statusBar()
-        self.position_label = QLabel("")
-        self.position_label.setMinimumWidth(10)
-        self.tasks = TaskBar()  # opening a big image, segmenting a folder, exporting: a progress bar and a Cancel each
-        self.busy = QLabel("")  # what the model is doing when no task row says it
-        sb.addWidget(self.position_label, 1)
-        sb.addPermanentWidget(self.busy)
-        sb.addPermanentWidget(self.tasks)
-
-    def _connect(self) -> None:
-        a, p, s, st = self.actions, self.actions.plain, self.service, self.state
-        c = self.corrections
-        p["open"].triggered.connect(lambda: self._open_dialog())
-        p["open_folder"].triggered.connect(lambda: self._open_folder_dialog())
-        p["run_folder"].triggered.connect(lambda: self.run_all())
-        p["next"].triggered.connect(lambda: self.files.step(1))
-        p["prev"].triggered.connect(lambda: self.files.step(-1))
-        p["quit"].triggered.connect(lambda: self.close())
-        p["load_weights"].triggered.connect(lambda: self._load_weights_dialog())
-        p["load_demo"].triggered.connect(lambda: self.load_model([DEMO_MODEL]))
-        p["model_info"].triggered.connect(lambda: self._show_model_info())
-        p["fit"].triggered.connect(lambda: self._grid().fit_all())
-        p["one_to_one"].triggered.connect(lambda: self._grid().one_to_one_all())
-        p["outline"].toggled.connect(self.outline_box.setChecked)
-        p["cycle_mode"].triggered.connect(lambda: self.mode_box.setCurrentIndex((self.mode_box.currentIndex() + 1) % 3))
-        p["show_corrections"].toggled.connect(lambda _on: self._render())
-        a.variant_group.triggered.connect(lambda act: st.set_variant(act.data()))
-        a.view_group.triggered.connect(lambda act: st.set_view(act.data()))
-        a.device_group.triggered.connect(lambda act: self._set_device(act.data()))
-        self.mode_box.currentIndexChanged.connect(lambda i: self._set_display(mode=MODES[i]))
-        self.opacity.valueChanged.connect(lambda v: self._set_display(opacity=v / 100))
-        self.outline_box.toggled.connect(lambda on: (p["outline"].setChecked(on), self._set_display(outline=on)))
-        self.legend.hiddenChanged.connect(lambda h: self._set_display(hidden=frozenset(h)))
-        self.files.activated_path.connect(self.show_path)
-        self.single.hovered.connect(self._hovered)
-        self.compare.grid.hovered.connect(self._hovered)
-        # correcting
-        p["edit"].toggled.connect(st.set_editing)
-        a.tool_group.triggered.connect(lambda act: self.editor.set_tool(act.data()))
-        for act in a.classes:
-            act.triggered.connect(lambda _=False, cls=act.data(): c.pick_class(cls))
-        p["finish_polygon"].triggered.connect(lambda: self.editor.finish_polygon())
-        p["cancel_polygon"].triggered.connect(lambda: self.editor.cancel_polygon())
-        p["refine"].triggered.connect(lambda: self.editor.refine_to_edges())
-        p["accept_all"].triggered.connect(lambda: self.editor.accept_all())
-        p["brush_smaller"].triggered.connect(lambda: self.edit_panel.set_radius(self.editor.state.radius / 1.25))
-        p["brush_bigger"].triggered.connect(lambda: self.edit_panel.set_radius(self.editor.state.radius * 1.25 + 1))
-        p["export"].triggered.connect(lambda: c.export_dialog())
-        p["finetune"].triggered.connect(lambda: self.tuning.finetune())  # never a method: `triggered` passes checked=False
-        p["choose_workspace"].triggered.connect(lambda: c.choose_workspace())
-        self.edit_panel.acceptRequested.connect(self.editor.accept_all)
-        self.editor.polygonChanged.connect(self.single.show_polygon)
-        self.editor.historyChanged.connect(self._history_changed)
-        self.editor.pressedNowhere.connect(
-            lambda why: self.statusBar().showMessage(f"Nothing was painted: {why}", 10000))
-        self.editor.saved.connect(lambda path: self.saved_labels.forget(path))
-        # the state drives the views
-        st.modelChanged.connect(self._model_changed)
-        st.variantChanged.connect(self._variant_changed)
-        st.viewChanged.connect(self._view_changed)
-        st.displayChanged.connect(lambda _d: self._render())
-        st.resultChanged.connect(lambda _r: self._render())
-        st.editingChanged.connect(lambda _on: self._render())
-        st.fusionChanged.connect(self._fusion_changed)
-        # the model service
-        s.modelChanged.connect(self._engine_loaded)
-        s.modelFailed.connect(self._model_failed)
-        s.imageShown.connect(self._image_shown)
-        s.imageProgress.connect(self._image_progress)
-        s.imageReady.connect(self._image_ready)
-        s.imageFailed.connect(self._image_failed)
-        s.imageCancelled.connect(self._image_cancelled)
-        s.fusionReady.connect(self._fusion_ready)
-        s.failed.connect(self.show_error)
-        s.notice.connect(lambda text: self.statusBar().showMessage(text, 10000))
-        s.folderProgress.connect(self._folder_progress)
-        s.folderDone.connect(self._folder_done)
-        s.folderEnded.connect(lambda: self.tasks.end(self.tasks.row(FOLDER_TASK)))
-        s.runner.busyChanged.connect(lambda busy: self.busy.setText("working…" if busy else ""))
 
     # model -------------------------------------------------------------------------------------
     def device_choice(self) -> str:
