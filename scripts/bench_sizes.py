@@ -45,7 +45,7 @@ def child(runtime: str, size: int, onnx_path: str, iters: int, threads: int) -> 
 
     from fcn_core import Engine
     from fcn_core.bench.benchmark import bench_image
-    from fcn_core.bench.peers import _onnxruntime, _openvino
+    from fcn_core.bench.peers import PEER_MAKERS
     from fcn_core.cli.bench import full_vgg16
     from fcn_core.inference.device import tune_process
 
@@ -56,7 +56,7 @@ def child(runtime: str, size: int, onnx_path: str, iters: int, threads: int) -> 
         engine = Engine(full_vgg16(), "cpu")
         run = lambda: engine.segment(image, "8s").labels  # noqa: E731
     else:
-        peer = (_onnxruntime if runtime == "onnxruntime" else _openvino)(Path(onnx_path), threads)
+        peer = PEER_MAKERS[runtime](Path(onnx_path), threads)
         run = lambda: peer.labels(image)  # noqa: E731
     if size <= 1024:
         run()

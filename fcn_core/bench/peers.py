@@ -37,7 +37,8 @@ def missing_peers() -> list[str]:
     return [name for name, module in PEER_PACKAGES.items() if importlib.util.find_spec(module) is None]
 
 
-def _onnxruntime(path: Path, threads: int) -> Peer:
+def onnxruntime_peer(path: Path, threads: int) -> Peer:
+    """onnxruntime's CPU session on the ONNX file."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -48,7 +49,8 @@ def _onnxruntime(path: Path, threads: int) -> Peer:
     return Peer("onnxruntime", ort.__version__, lambda image: session.run(None, {"image": image[None]})[0][0])
 
 
-def _openvino(path: Path, threads: int) -> Peer:
+def openvino_peer(path: Path, threads: int) -> Peer:
+    """OpenVINO's CPU plugin on the ONNX file (fp32, latency mode)."""
     import openvino as ov
 
     compiled = ov.Core().compile_model(str(path), "CPU", {"INFERENCE_NUM_THREADS": threads,
@@ -62,6 +64,9 @@ def _openvino(path: Path, threads: int) -> Peer:
     return Peer("openvino", ov.get_version(), labels)
 
 
+PEER_MAKERS = {"onnxruntime": onnxruntime_peer, "openvino": openvino_peer}  # the ONNX file → a loaded Peer
+
+
 def load_peers(bundle: FCNBundle, variant: str, threads: int | None = None,
                folder: Path | None = None) -> tuple[list[Peer], list[str]]:
     """The installed peers running ``variant`` of ``bundle`` (fp32, CPU), and a note per missing one."""
@@ -72,6 +77,5 @@ def load_peers(bundle: FCNBundle, variant: str, threads: int | None = None,
         return [], notes
     with tempfile.TemporaryDirectory(dir=folder) as tmp:
         path = export_onnx(bundle, variant, Path(tmp) / "fcn.onnx")
-        makers = {"onnxruntime": _onnxruntime, "openvino": _openvino}
         # both runtimes read the file completely while loading it: the temporary folder can go
-        return [makers[name](path, threads) for name in wanted], notes
+        return [PEER_MAKERS[name](path, threads) for name in wanted], notes
