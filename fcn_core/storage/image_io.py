@@ -275,3 +275,16 @@ def probe_image(path: str | Path) -> tuple[int, int] | None:
         raise ImageReadError(f"{path.name} is not an image this app can read (unknown format or corrupt data)")
     _check_size(size, path.name)
     return size
+
+
+def displayed_size(path: str | Path) -> tuple[int, int]:
+    """(height, width) of an image as :func:`read_image` shows it (EXIF rotations applied), from its header
+    where Pillow reads one, else from a full decode."""
+    path = Path(path)
+    data = file_bytes(path)
+    size = _header_size(data)
+    if size is None:
+        return decode_image(data, path.name).shape[:2]
+    _check_size(size, path.name)
+    w, h = size
+    return (w, h) if _exif_orientation(data) in (5, 6, 7, 8) else (h, w)

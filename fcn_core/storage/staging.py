@@ -16,7 +16,7 @@ import secrets
 import shutil
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Sequence
 
 from ..messages import one_line
 
@@ -104,7 +104,7 @@ def _finish_swap(stage: Path, target: Path) -> bool:
     return True
 
 
-def _swap_in(stage: Path, target: Path, entries: tuple[str, ...]) -> None:
+def _swap_in(stage: Path, target: Path, entries: Sequence[str]) -> None:
     """Move each entry of ``stage`` into ``target``, the old one aside first; roll everything back on failure."""
     (stage / _ENTRIES).write_text(json.dumps(list(entries)))
     fsync_dir(stage)
@@ -141,11 +141,12 @@ def _swap_in(stage: Path, target: Path, entries: tuple[str, ...]) -> None:
 
 
 @contextmanager
-def staged_folder(target: str | Path, entries: tuple[str, ...],
+def staged_folder(target: str | Path, entries: Sequence[str],
                   still_free: Callable[[Path], None] | None = None) -> Iterator[Path]:
     """Yield an empty hidden folder beside ``target``; when the block succeeds, its ``entries`` land in ``target``.
 
-    ``entries`` are relative paths (``"ImageSets/Segmentation"`` is one). ``still_free(target)`` is called at
+    ``entries`` are relative paths (``"ImageSets/Segmentation"`` is one), read when the stage lands (a writer
+    that learns its entries while writing passes a list it fills). ``still_free(target)`` is called at
     the landing, under a lock that other staged writes into the same folder wait for, and raises if the target
     may no longer be written (another writer's dataset arrived meanwhile): two writers that both found the
     target free never both land. On any exception the hidden folder is removed and ``target`` is unchanged.
