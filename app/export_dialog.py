@@ -1,5 +1,6 @@
-"""The export dialog: where the dataset goes (Browse can make a folder), whether to replace a dataset there,
-the validation share, only-verified pixels and labelling the uncorrected images with the model."""
+"""The export dialog: the format (VOC, COCO or labelme), where the dataset goes (Browse can make a folder),
+whether to replace a dataset there, the validation share, only-verified pixels and labelling the uncorrected
+images with the model."""
 
 from __future__ import annotations
 
@@ -8,11 +9,11 @@ from pathlib import Path
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
-    QCheckBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit,
-    QPushButton, QWidget,
+    QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
+    QLineEdit, QPushButton, QWidget,
 )
 
-from fcn_core import DATASET_ENTRIES
+from fcn_core import EXPORT_FORMATS, export_owns
 
 from .workspace_place import default_export_folder
 
@@ -26,9 +27,17 @@ class ExportRequest:
     val_fraction: float = 0.2
     only_verified: bool = False
     predict_missing: bool = False
+    dataset_format: str = "voc"
+    polygons: bool = False
 
 
-def target_problem(out: Path, overwrite: bool) -> str | None:
+# what the format menu shows for each of fcn_core's export formats
+FORMAT_TEXT = {"voc": "VOC layout (JPEGImages, SegmentationClass, ImageSets)",
+               "coco": "COCO instances (images/, annotations/instances_*.json)",
+               "labelme": "labelme (image + JSON pairs labelme opens)"}
+
+
+def target_problem(out: Path, overwrite: bool, dataset_format: str = "voc") -> str | None:
     """Why ``out`` cannot take the export as asked (None: it can)."""
     if not str(out).strip():
         return "Name the folder the dataset goes to."
@@ -40,8 +49,8 @@ def target_problem(out: Path, overwrite: bool) -> str | None:
         entries = {p.name for p in out.iterdir()}
     except OSError as e:
         return f"{out} cannot be read: {e.strerror or e}."
-    dataset = entries & set(DATASET_ENTRIES)
-    others = entries - set(DATASET_ENTRIES)
+    dataset = {e for e in entries if export_owns(e, dataset_format)}
+    others = entries - dataset
     if others:
         return (f"{out} holds {len(others)} other file(s) or folder(s); choose an empty or new folder "
                 "so the dataset is not mixed with them.")
@@ -62,6 +71,10 @@ class ExportDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Export the corrected labels as a dataset")
         self.setMinimumWidth(520)
+        self.format = QComboBox()
+        for fmt in EXPORT_FORMATS:
+            self.format.addItem(FORMAT_TEXT.get(fmt, fmt), fmt)
+        self.polygons = QCheckBox("Polygons instead of exact RLE masks (holes and fine detail are lost)")
         self.folder = QLineEdit(str(last or default_export_folder(image_folder)))
         self.browse = QPushButton("Browse…")
         row = QHBoxLayout()
@@ -82,6 +95,8 @@ class ExportDialog(QDialog):
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
         self.export_button = self.buttons.addButton("Export", QDialogButtonBox.ButtonRole.AcceptRole)
         form = QFormLayout(self)
+        form.addRow("Format", self.format)
+        form.addRow("", self.polygons)
         form.addRow("Folder", row)
         form.addRow("", self.replace)
         form.addRow("Validation", self.val_share)
@@ -92,14 +107,20 @@ class ExportDialog(QDialog):
         self.browse.clicked.connect(self._browse)
         self.folder.textChanged.connect(self._check)
         self.replace.toggled.connect(self._check)
+        self.format.currentIndexChanged.connect(self._format_changed)
         self.buttons.rejected.connect(self.reject)
         self.export_button.clicked.connect(self._export)
-        self._check()
+        self._format_changed()
 
     def request(self) -> ExportRequest:
         return ExportRequest(Path(self.folder.text().strip()).expanduser(), self.replace.isChecked(),
                              round(self.val_share.value(), 4), self.only_verified.isChecked(),
-                             self.predict_missing.isChecked() and self.predict_missing.isEnabled())
+                             self.predict_missing.isChecked() and self.predict_missing.isEnabled(),
+                             self.format.currentData(), self.polygons.isChecked() and self.polygons.isEnabled())
+
+    def _format_changed(self) -> None:
+        self.polygons.setEnabled(self.format.currentData() == "coco")  # only COCO has a polygon form
+        self._check()
 
     def _browse(self) -> None:
         start = Path(self.folder.text().strip() or ".").expanduser()
@@ -109,7 +130,8 @@ class ExportDialog(QDialog):
             self.folder.setText(chosen)
 
     def _check(self) -> bool:
-        problem = target_problem(self.request().out, self.replace.isChecked()) if self.folder.text().strip() \
+        problem = target_problem(self.request().out, self.replace.isChecked(), self.format.currentData()) \
+            if self.folder.text().strip() \
             else "Name the folder the dataset goes to."
         if self.problem.text() != (problem or ""):
             self.problem.setText(problem or "")

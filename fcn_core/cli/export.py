@@ -11,7 +11,7 @@ from .interrupts import interrupt_as_cancel
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("export", help="write corrected labels as a VOC-layout dataset")
+    p = sub.add_parser("export", help="write corrected labels as a dataset (VOC layout, COCO or labelme)")
     p.add_argument("source", type=Path, help="an image folder (its workspace beside it) or a workspace")
     p.add_argument("--out", required=True, help="the dataset's folder")  # text: Path("") would be "."
     p.add_argument("--val-fraction", type=float, default=0.2)
@@ -19,8 +19,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--predict-missing", action="store_true", help="label uncorrected images with the model's finest variant")
     p.add_argument("--only-verified", action="store_true", help="mark unverified pixels void (255)")
     p.add_argument("--overwrite", action="store_true", help="write into a folder that already holds a dataset")
-    p.add_argument("--format", dest="dataset_format", choices=("voc", "coco"), default="voc",
-                   help="voc: the VOC layout (default); coco: images/ and annotations/instances_{train,val,trainval}.json")
+    p.add_argument("--format", dest="dataset_format", choices=("voc", "coco", "labelme"), default="voc",
+                   help="voc: the VOC layout (default); coco: images/ and annotations/instances_{train,val,trainval}.json; "
+                        "labelme: <image>.jpg beside <image>.json (the folder labelme opens) and labels.txt")
     p.add_argument("--polygons", action="store_true",
                    help="COCO segmentations as polygons instead of exact RLE (holes and sub-pixel detail are lost)")
     add_weights_args(p)

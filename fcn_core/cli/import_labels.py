@@ -9,7 +9,8 @@ from pathlib import Path
 from .args import add_weights_args, weights_paths
 from .interrupts import interrupt_as_cancel
 
-KINDS = ("labelme", "coco", "voc", "masks")  # the readers' kinds (fcn_core.storage.annotation_readers.KINDS)
+# fcn_core.storage.annotation_readers.IMPORT_KINDS, spelled out so that --help loads no image libraries (tested)
+KINDS = ("labelme", "coco", "voc", "masks")
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -26,7 +26,7 @@ from .voc_layout import VOCLayout
 
 MAX_LABELME_BYTES = 256 << 20  # a labelme file embeds its image (base64): big photos make big files
 MAX_COCO_BYTES = 1 << 30  # COCO 2017's train annotations are 450 MB
-KINDS = ("labelme", "coco", "voc", "masks")
+IMPORT_KINDS = ("labelme", "coco", "voc", "masks")
 
 
 @dataclass(frozen=True)
@@ -252,7 +252,7 @@ class AnnotationSource:
 
 
 def read_annotations(kind: str, path: Path, resolver: ClassResolver, colors) -> AnnotationSource:
-    """The annotations of ``path`` in format ``kind`` (one of :data:`KINDS`); what can be checked before
+    """The annotations of ``path`` in format ``kind`` (one of :data:`IMPORT_KINDS`); what can be checked before
     reading them all (the path, a COCO file's structure) is checked now."""
     path = Path(path)
     if not path.exists():
@@ -269,4 +269,4 @@ def read_annotations(kind: str, path: Path, resolver: ClassResolver, colors) -> 
     if kind == "masks":
         files = _files(path, (".png",), "mask PNGs")
         return AnnotationSource(len(files), read_masks(files, resolver, colors))
-    raise ValueError(f"unknown annotation format {kind!r}; known: {', '.join(KINDS)}")
+    raise ValueError(f"unknown annotation format {kind!r}; known: {', '.join(IMPORT_KINDS)}")

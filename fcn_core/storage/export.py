@@ -22,14 +22,24 @@ from .image_io import (_exif_orientation, decode_image, file_bytes, is_image_pat
                        write_label_png, write_mask_png)
 from .staging import TargetTaken, staged_folder
 from .coco_layout import ANNOTATION_FILE, COCO_ENTRIES, coco_annotations, coco_document
+from .labelme_format import LABELME_LABELS_FILE, labelme_entries, labelme_labels_txt, labelme_document, labelme_shapes
 from .voc_layout import CLASSES_FILE, VOCLayout
 from .workspace import WORKSPACE_DIR, Workspace
 
 VERIFIED_DIR = "SegmentationVerified"
 ENTRIES = ("JPEGImages", "SegmentationClass", VERIFIED_DIR, "ImageSets/Segmentation", CLASSES_FILE)  # what an export owns
 DATASET_ENTRIES = tuple(dict.fromkeys(e.split("/")[0] for e in ENTRIES))  # the names an export puts in its folder
-FORMAT_ENTRIES = {"voc": ENTRIES, "coco": COCO_ENTRIES}  # what an export of each format owns
-FORMATS = tuple(FORMAT_ENTRIES)
+# what an export of each format owns (labelme's: its items' files and labels.txt, known once listed)
+FORMAT_ENTRIES = {"voc": ENTRIES, "coco": COCO_ENTRIES, "labelme": (LABELME_LABELS_FILE,)}
+EXPORT_FORMATS = tuple(FORMAT_ENTRIES)
+
+
+def export_owns(name: str, dataset_format: str) -> bool:
+    """Whether a file or folder called ``name`` at the top of a dataset folder is one an export of
+    ``dataset_format`` writes (what it may replace; anything else there is someone else's)."""
+    if dataset_format == "labelme":
+        return name == LABELME_LABELS_FILE or name.endswith((".json", ".jpg"))
+    return name in {e.split("/")[0] for e in FORMAT_ENTRIES[dataset_format]}
 
 
 # Labels for an image that has no corrections (``--predict-missing``): H×W×3 uint8 RGB → H×W uint8 classes.
@@ -83,7 +93,8 @@ def export_dataset(source: str | Path, out: str | Path, classes: tuple[str, ...]
                    polygons: bool = False) -> ExportSummary:
     """Write JPEGImages, SegmentationClass, SegmentationVerified, ImageSets/Segmentation/{train,val,trainval}
     (``dataset_format="coco"``: ``images/`` and ``annotations/instances_{train,val}.json``, one annotation
-    per connected region and class, RLE or, with ``polygons``, polygons; :mod:`.coco_layout`).
+    per connected region and class, RLE or, with ``polygons``, polygons; :mod:`.coco_layout`;
+    ``"labelme"``: ``<item>.jpg`` beside ``<item>.json``, shapes labelme draws back to the same pixels).
 
     Images without corrections are skipped, or labelled by ``predict`` when given (``--predict-missing``). With ``only_verified`` unverified pixels become void (255). ``progress(i, n)``
     is called before each image; ``cancel()`` returning True (or ``progress`` raising) stops the export,
@@ -96,7 +107,7 @@ def export_dataset(source: str | Path, out: str | Path, classes: tuple[str, ...]
         raise ValueError("the export needs a folder name")
     out = Path(out)
     if dataset_format not in FORMAT_ENTRIES:
-        raise ValueError(f"unknown dataset format {dataset_format!r}; known: {', '.join(FORMATS)}")
+        raise ValueError(f"unknown dataset format {dataset_format!r}; known: {', '.join(EXPORT_FORMATS)}")
     entries = FORMAT_ENTRIES[dataset_format]
     _check_target(out, overwrite, entries)
     if not 0 <= val_fraction < 1:
@@ -104,13 +115,19 @@ def export_dataset(source: str | Path, out: str | Path, classes: tuple[str, ...]
     images = sorted(p for p in folder.iterdir() if p.is_file() and is_image_path(p))
     if not images:
         raise ValueError(f"nothing to export: {folder} holds no images")
-    if predict is None and not any(ws.has(p) for p in images):
+    items = _items(images, ws, predict)
+    if not items:
         raise ValueError(f"nothing to export: no image in {folder} has corrections (use --predict-missing)")
+    if dataset_format == "labelme":  # a folder of image + JSON pairs: its entries are the items' files
+        entries = labelme_entries([item for _, item in items])
+        _check_target(out, overwrite, entries)
     try:
         with staged_folder(out, entries, None if overwrite else _no_dataset_arrived(entries)) as stage:
-            labelled = _labelled(images, ws, classes, predict, only_verified, progress, cancel)
+            labelled = _labelled(items, ws, classes, predict, only_verified, progress, cancel)
             if dataset_format == "coco":
                 summary = _write_coco(stage, labelled, classes, val_fraction, seed, polygons)
+            elif dataset_format == "labelme":
+                summary = _write_labelme(stage, labelled, classes, val_fraction, seed)
             else:
                 summary = _write(stage, labelled, classes, colors, val_fraction, seed)
             _check(cancel)  # the last moment: after this the dataset moves into place
@@ -158,15 +175,27 @@ class LabelledImage:
     predicted: bool
 
 
-def _labelled(images: list[Path], ws: Workspace, classes: tuple[str, ...], predict: LabelFn | None,
+def _items(images: list[Path], ws: Workspace, predict: LabelFn | None) -> list[tuple[Path, str]]:
+    """The images an export writes (those with corrections, or with ``predict`` all) and their item names
+    (the file's stem; a second image of the same stem gets its position appended)."""
+    seen: set[str] = set()
+    out = []
+    for i, path in enumerate(images):
+        if predict is None and not ws.has(path):
+            continue
+        item = path.stem if path.stem not in seen else f"{path.stem}_{i}"
+        seen.add(item)
+        out.append((path, item))
+    return out
+
+
+def _labelled(items: list[tuple[Path, str]], ws: Workspace, classes: tuple[str, ...], predict: LabelFn | None,
               only_verified: bool, progress: Callable[[int, int], None] | None,
               cancel: Callable[[], bool] | None) -> Iterator[LabelledImage]:
-    """Each image with corrections (or, with ``predict``, every image), ready to write; progress and cancel
-    checked before each."""
-    seen: set[str] = set()
-    for i, path in enumerate(images):
+    """Each item ready to write; progress and cancel checked before each."""
+    for i, (path, item) in enumerate(items):
         if progress:
-            progress(i, len(images))
+            progress(i, len(items))
         _check(cancel)
         data, image = _read_source(path)
         # by name: labels saved under another model's classes are renumbered, or refused (ClassMismatch)
@@ -176,11 +205,9 @@ def _labelled(images: list[Path], ws: Workspace, classes: tuple[str, ...], predi
         elif predict is not None:
             labels, verified, predicted = predict(image), np.zeros(image.shape[:2], bool), True
         else:
-            continue
+            continue  # its labels went between the listing and now
         if only_verified:
             labels = np.where(verified, labels, VOID).astype(np.uint8)
-        item = path.stem if path.stem not in seen else f"{path.stem}_{i}"
-        seen.add(item)
         if _jpeg_as_is(data, image):
             jpg = data  # a JPEG already: its bytes unchanged, not a second lossy generation
         else:
@@ -190,7 +217,7 @@ def _labelled(images: list[Path], ws: Workspace, classes: tuple[str, ...], predi
             jpg = encoded.tobytes()
         yield LabelledImage(item, path, jpg, labels, verified, predicted)
     if progress:
-        progress(len(images), len(images))
+        progress(len(items), len(items))
 
 
 def split_items(ids: list[str], val_fraction: float, seed: int) -> tuple[list[str], list[str]]:
@@ -249,6 +276,25 @@ def _write_coco(root: Path, labelled: Iterator[LabelledImage], classes: tuple[st
         doc = coco_document([records[i][0] for i in items], [a for i in items for a in records[i][1]], classes)
         atomic_write_bytes(root / ANNOTATION_FILE.format(split=split), doc)
     return ExportSummary(len(records), corrected, predicted, train, val, sources)
+
+
+def _write_labelme(root: Path, labelled: Iterator[LabelledImage], classes: tuple[str, ...], val_fraction: float,
+                   seed: int) -> ExportSummary:
+    """``<item>.jpg`` and ``<item>.json`` side by side (the folder labelme opens), and ``labels.txt``."""
+    sources, corrected, predicted = {}, 0, 0
+    for one in labelled:
+        atomic_write_bytes(root / f"{one.item}.jpg", one.jpeg)
+        h, w = one.labels.shape
+        atomic_write_bytes(root / f"{one.item}.json",
+                           labelme_document(labelme_shapes(one.labels, classes), f"{one.item}.jpg", h, w))
+        sources[one.item] = one.source.name
+        predicted += one.predicted
+        corrected += not one.predicted
+    if not sources:
+        raise ValueError("nothing to export: no image has corrections")
+    atomic_write_bytes(root / LABELME_LABELS_FILE, labelme_labels_txt(classes))
+    train, val = split_items(list(sources), val_fraction, seed)
+    return ExportSummary(len(sources), corrected, predicted, train, val, sources)
 
 
 def read_exported_item(root: str | Path, item: str) -> tuple[np.ndarray, np.ndarray]:

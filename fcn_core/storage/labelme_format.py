@@ -26,6 +26,7 @@ from .json_input import parse_json
 LABELME_BACKGROUND = "_background_"
 LABELME_IGNORE = "__ignore__"
 LABELME_VERSION = "5.5.0"  # the file format's version these files follow (labelme 5.5 and 6 read it)
+LABELME_LABELS_FILE = "labels.txt"  # the class list labelme2voc.py takes (--labels)
 LINE_WIDTH = 10  # labelme's defaults for shapes without area
 POINT_SIZE = 5
 # shape type → how many points it needs (None: at least 3 for a polygon, at least 2 for a line strip)
@@ -161,9 +162,11 @@ def _regions(labels: np.ndarray) -> list[tuple[float, int, np.ndarray]]:
     """Every 8-connected region of every value: (outline's area, value, outline points), largest first."""
     out = []
     for value in np.unique(labels):
-        # one outer contour per 8-connected part (holes are what other regions fill)
-        contours, _ = cv2.findContours((labels == value).astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-        out += [(cv2.contourArea(c), int(value), c.reshape(-1, 2)) for c in contours]
+        # the outer contour of every 8-connected part, parts inside another's hole included (CCOMP puts them at
+        # the top level with the others); the holes themselves are what other regions fill
+        contours, tree = cv2.findContours((labels == value).astype(np.uint8), cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
+        out += [(cv2.contourArea(c), int(value), c.reshape(-1, 2))
+                for c, (_, _, _, parent) in zip(contours, tree[0] if tree is not None else []) if parent < 0]
     # a region inside another's hole has the smaller outline: drawn later, over it
     out.sort(key=lambda r: (-r[0], -len(r[2])))
     return out
@@ -183,7 +186,7 @@ def labelme_shapes(labels: np.ndarray, classes: tuple[str, ...]) -> list[dict]:
     exactly (a one-pixel-wide diagonal, say) follow as one mask shape per class."""
     height, width = labels.shape
     name = {c: classes[c] for c in range(len(classes))}
-    name[0] = classes[0] if classes else LABELME_BACKGROUND
+    name[0] = LABELME_BACKGROUND  # labelme's own name for class 0 (its labelme2voc.py counts from it)
     name[VOID] = LABELME_IGNORE
     drawn = np.zeros(labels.shape, np.uint8)
     shapes = []
@@ -213,3 +216,13 @@ def labelme_document(shapes: list[dict], image_path: str, height: int, width: in
     doc = {"version": LABELME_VERSION, "flags": {}, "shapes": shapes, "imagePath": image_path, "imageData": None,
            "imageHeight": int(height), "imageWidth": int(width)}
     return json.dumps(doc, ensure_ascii=False, indent=1).encode("utf-8")
+
+
+def labelme_entries(items: list[str]) -> tuple[str, ...]:
+    """What a labelme export of these items writes into its folder."""
+    return (*(f"{i}{ext}" for i in items for ext in (".json", ".jpg")), LABELME_LABELS_FILE)
+
+
+def labelme_labels_txt(classes: tuple[str, ...]) -> bytes:
+    """labelme2voc.py's class list: ``__ignore__`` (void), ``_background_`` (class 0), then the others."""
+    return "".join(f"{n}\n" for n in (LABELME_IGNORE, LABELME_BACKGROUND, *classes[1:])).encode("utf-8")
