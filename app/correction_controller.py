@@ -201,6 +201,8 @@ class CorrectionController(QObject):
             return None
         dialog = ExportDialog(folder, c.service.engine is not None, c.window, c.settings.last_export(folder))
         dialog.requested.connect(self.export)
+        # keys go to the window again once the dialog is gone (Qt leaves a hidden dialog active on some platforms)
+        dialog.finished.connect(lambda _result: c.window.activateWindow())
         dialog.setModal(False)
         dialog.show()
         self.dialogs = [d for d in self.dialogs if d.isVisible()] + [dialog]
@@ -225,7 +227,8 @@ class CorrectionController(QObject):
             return export_dataset(folder, out, meta.classes, meta.colors, val_fraction=request.val_fraction,
                                   predict=predict, only_verified=request.only_verified, overwrite=request.overwrite,
                                   progress=lambda i, n: ctx.progress(i, n, "exporting"), workspace=ws,
-                                  cancel=lambda: ctx.cancelled)
+                                  cancel=lambda: ctx.cancelled, dataset_format=request.dataset_format,
+                                  polygons=request.polygons)
 
         def ended(message: str) -> None:
             c.tasks.end(row)
@@ -239,7 +242,7 @@ class CorrectionController(QObject):
         job_ctx = c.service.runner.submit(
             job,
             lambda summary: ended(f"Exported {summary.written} images ({len(summary.train)} train, "
-                                  f"{len(summary.val)} val) to {out}"),
+                                  f"{len(summary.val)} val) to {out} ({request.dataset_format.upper()})"),
             failed, row.progress,
             lambda: ended(f"Export cancelled; nothing was written to {out}."))
         return job_ctx

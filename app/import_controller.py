@@ -32,6 +32,8 @@ class ImportController(QObject):
             return None
         dialog = ImportDialog(folder, self.corrections.c.window)
         dialog.requested.connect(self.run)
+        # keys go to the window again once the dialog is gone (Qt leaves a hidden dialog active on some platforms)
+        dialog.finished.connect(lambda _result: self.corrections.c.window.activateWindow())
         dialog.setModal(False)
         dialog.show()
         cc = self.corrections
