@@ -14,6 +14,8 @@ from fcn_core import DEVICE_CHOICES
 ACTION_SPECS: dict[str, tuple[str, str | None, str, str | None]] = {
     "open": ("&Open images…", "Ctrl+O", "Open image files", "mdi6.image-plus"),
     "open_folder": ("Open &folder…", "Ctrl+Shift+O", "Open every image in a folder", "mdi6.folder-open"),
+    "import": ("&Import annotations…", "Ctrl+Shift+I", "Import labelme, COCO, VOC or mask annotations as this "
+               "folder's corrections (all or nothing)", "mdi6.import"),
     "run_folder": ("&Run all images", "Ctrl+R", "Segment every image in the list (cancellable)", "mdi6.play-box-multiple"),
     "next": ("&Next image", "PgDown", "Next image", None),
     "next_to_correct": ("Next image to &correct", "N", "Open the image the model is least sure of among those not "
@@ -21,6 +23,8 @@ ACTION_SPECS: dict[str, tuple[str, str | None, str, str | None]] = {
     "prev": ("&Previous image", "PgUp", "Previous image", None),
     "quit": ("&Quit", "Ctrl+Q", "Quit", None),
     "load_weights": ("&Load weights…", "Ctrl+L", "Load a checkpoint, torchfcn .pth or .caffemodel files (select up to three to bundle)", "mdi6.brain"),
+    "get_weights": ("&Get public weights…", None, "Download the published FCN nets (torchfcn .pth, the authors' "
+                    ".caffemodel) into the cache, then load them", "mdi6.cloud-download"),
     "load_demo": ("Load &demo model", None, "The bundled demo model", None),
     "at_once": ("FCN-8s weights are &at-once", None, "Treat FCN-8s public weights as the at-once net (pool scaling)", None),
     "model_info": ("Model &info", "Ctrl+I", "What the loaded model holds", None),
@@ -37,7 +41,7 @@ ACTION_SPECS: dict[str, tuple[str, str | None, str, str | None]] = {
     "brush_bigger": ("Bigger brush", "]", "Brush radius up", None),
     "accept_all": ("&Accept all as verified", None, "Mark every pixel of this image verified as it is", None),
     "choose_workspace": ("Choose &workspace folder…", None, "Where corrections are saved (default: beside the images)", None),
-    "export": ("&Export dataset…", "Ctrl+E", "Write the corrected labels as a VOC-layout dataset", "mdi6.export"),
+    "export": ("&Export dataset…", "Ctrl+E", "Write the corrected labels as a dataset (VOC layout, COCO or labelme)", "mdi6.export"),
     "finetune": ("&Fine-tune on my corrections…", "Ctrl+T", "Train the loaded model further on the corrected images", "mdi6.school"),
 }
 # actions that act on the labels being corrected: enabled in edit mode only

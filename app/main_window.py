@@ -16,6 +16,7 @@ from fcn_core import (FINETUNE_ITERATIONS, ImageReadError, ModelMeta, SkipFusion
 
 from .actions import follow_history, make_actions, set_class_names
 from .correction_controller import Collaborators, CorrectionController
+from .import_controller import ImportController
 from .editor import Editor
 from .finetune_controller import FineTuneController
 from .window_bars import build_menus, build_toolbars
@@ -70,6 +71,7 @@ class MainWindow(QMainWindow):
         self.corrections = CorrectionController(Collaborators(
             self.state, self.editor, self.service, self.actions, self.single, self.edit_panel, self.legend,
             self.files, self.tasks, self.statusBar(), self, self.show_error, self.load_model, self.settings), self)
+        self.imports = ImportController(self.corrections, lambda: (self.saved_labels.clear(), self._render()), self)
         self.tuning = FineTuneController(self.corrections, self.offer_bar, lambda: self.run_all(), self)
         self.review = ReviewOrder(self.actions, self.files, self.service, self.statusBar(), self.show_path, self)
         wire(self)

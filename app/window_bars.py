@@ -18,6 +18,7 @@ def build_menus(bar: QMenuBar, a: Actions, editor: Editor, window: QMainWindow
     for name in ("open", "open_folder"):
         file_menu.addAction(p[name])
     recent_menu = file_menu.addMenu("Open &recent")
+    file_menu.addAction(p["import"])
     file_menu.addSeparator()
     for name in ("run_folder", "next", "prev", "next_to_correct"):
         file_menu.addAction(p[name])
@@ -27,7 +28,7 @@ def build_menus(bar: QMenuBar, a: Actions, editor: Editor, window: QMainWindow
     file_menu.addSeparator()
     file_menu.addAction(p["quit"])
     model_menu = bar.addMenu("&Model")
-    for name in ("load_weights", "load_demo", "at_once", "model_info"):
+    for name in ("load_weights", "get_weights", "load_demo", "at_once", "model_info"):
         model_menu.addAction(p[name])
     dev = model_menu.addMenu("&Device")
     for act in a.devices.values():

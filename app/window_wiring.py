@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from fcn_core import DEMO_MODEL
 
 from .display import MODES
+from .public_weights_dialog import open_public_weights
 from .task_bar import FOLDER_TASK
 
 if TYPE_CHECKING:
@@ -27,6 +28,7 @@ def wire(w: "MainWindow") -> None:
     p["prev"].triggered.connect(lambda: w.files.step(-1))
     p["quit"].triggered.connect(lambda: w.close())
     p["load_weights"].triggered.connect(lambda: w._load_weights_dialog())
+    p["get_weights"].triggered.connect(lambda: open_public_weights(w, w.load_model))
     p["load_demo"].triggered.connect(lambda: w.load_model([DEMO_MODEL]))
     p["model_info"].triggered.connect(lambda: w._show_model_info())
     p["fit"].triggered.connect(lambda: w._grid().fit_all())
@@ -56,6 +58,7 @@ def wire(w: "MainWindow") -> None:
     p["brush_smaller"].triggered.connect(lambda: w.edit_panel.set_radius(w.editor.state.radius / 1.25))
     p["brush_bigger"].triggered.connect(lambda: w.edit_panel.set_radius(w.editor.state.radius * 1.25 + 1))
     p["export"].triggered.connect(lambda: c.export_dialog())
+    p["import"].triggered.connect(lambda: w.imports.dialog())
     p["finetune"].triggered.connect(lambda: w.tuning.finetune())  # never a method: `triggered` passes checked=False
     p["choose_workspace"].triggered.connect(lambda: c.choose_workspace())
     w.edit_panel.acceptRequested.connect(w.editor.accept_all)

@@ -14,13 +14,13 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from ..messages import one_line
-from . import bench, evaluate, export, export_onnx, finetune, info, make_demo_data, predict, train
+from . import bench, evaluate, export, export_onnx, finetune, import_labels, info, make_demo_data, predict, train, weights
 from .args import CLIError, add_device_arg, add_weights_args
 from .quiet import library_noise_captured
 
 __all__ = ["CLIError", "DEBUG_ENV", "add_device_arg", "add_weights_args", "build_parser", "debugging", "main"]
 
-COMMANDS = (predict, info, make_demo_data, train, finetune, evaluate, export, export_onnx, bench)
+COMMANDS = (predict, info, make_demo_data, train, finetune, evaluate, export, import_labels, export_onnx, bench, weights)
 Registrar = Callable[[argparse._SubParsersAction], None]
 
 DEBUG_ENV = "FCN_WORKBENCH_DEBUG"  # "1": show tracebacks (``--debug`` sets it, so the GUI's workers see it too)

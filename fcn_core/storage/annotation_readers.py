@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 from PIL import Image
@@ -32,11 +32,18 @@ IMPORT_KINDS = ("labelme", "coco", "voc", "masks")
 @dataclass(frozen=True)
 class Annotation:
     """One image's imported labels: the image's file name as the annotation names it, where it came from
-    (for messages), and H×W uint8 labels in the model's classes (255 void)."""
+    (for messages), the size it says the image has, and how to draw its H×W uint8 labels in the model's
+    classes (255 void) — drawn only once the image is found with that size."""
 
     image_name: str
     where: str
-    labels: np.ndarray
+    shape: tuple[int, int]
+    draw: Callable[[], np.ndarray]
+
+    @staticmethod
+    def drawn(image_name: str, where: str, labels: np.ndarray) -> "Annotation":
+        """An annotation whose labels are already decoded (mask PNGs)."""
+        return Annotation(image_name, where, labels.shape, lambda: labels)
 
 
 def _files(path: Path, suffixes: tuple[str, ...], what: str) -> list[Path]:
@@ -56,8 +63,8 @@ def read_labelme(files: list[Path], resolver: ClassResolver) -> Iterator[Annotat
     """Each labelme JSON file rasterised as labelme draws it."""
     for f in files:
         parsed = parse_labelme(read_regular(f, MAX_LABELME_BYTES, "labelme file"), f.name)
-        labels = rasterise(parsed, lambda name: resolver.index(name, f.name))
-        yield Annotation(Path(parsed.image_path).name, f.name, labels)
+        yield Annotation(Path(parsed.image_path).name, f.name, (parsed.height, parsed.width),
+                         lambda parsed=parsed, f=f: rasterise(parsed, lambda name: resolver.index(name, f.name)))
 
 
 # --- COCO -----------------------------------------------------------------------------------------------------
@@ -142,7 +149,8 @@ def _coco_tables(doc: object, where: str) -> tuple[list[dict], dict[int, str], d
     ids = {im["id"] for im in images}
     by_image: dict[int, list[dict]] = {}
     for a in doc["annotations"]:
-        if not (isinstance(a, dict) and a.get("image_id") in ids and a.get("category_id") in categories):
+        if not (isinstance(a, dict) and type(a.get("image_id")) is int and type(a.get("category_id")) is int
+                and a["image_id"] in ids and a["category_id"] in categories):
             raise ValueError(f"{where}: annotation {a.get('id') if isinstance(a, dict) else '?'} names an image "
                              "or a category the file does not list")
         by_image.setdefault(a["image_id"], []).append(a)
@@ -161,15 +169,19 @@ def coco_labels(path: Path, tables, resolver: ClassResolver) -> Iterator[Annotat
     """Each image of a COCO instances file: its annotations painted in the file's order (later over earlier),
     class 0 where none is."""
     images, categories, by_image = tables
-    for im in images:
+
+    def draw(im: dict) -> np.ndarray:
         h, w = im["height"], im["width"]
-        _check_size((w, h), im["file_name"])
         labels = np.zeros((h, w), np.uint8)
         for a in by_image.get(im["id"], []):
             where = f"{path.name}, annotation {a.get('id')}"
             mask = coco_mask(a.get("segmentation"), h, w, where)
             labels[mask] = resolver.index(categories[a["category_id"]], path.name)
-        yield Annotation(Path(im["file_name"].replace("\\", "/")).name, path.name, labels)
+        return labels
+
+    for im in images:
+        yield Annotation(Path(im["file_name"].replace("\\", "/")).name, path.name, (im["height"], im["width"]),
+                         lambda im=im: draw(im))
 
 
 # --- VOC and masks --------------------------------------------------------------------------------------------
@@ -209,7 +221,7 @@ def read_voc(files: list[Path], names: tuple[str, ...], resolver: ClassResolver)
             raise ValueError(f"{f.name} is a {im.mode} image, not a VOC label PNG (palette or grey values)")
         values = np.asarray(im)
         lut = resolver.lookup_table(names, f.name, np.unique(values))
-        yield Annotation(f.stem, f.name, lut[values])
+        yield Annotation.drawn(f.stem, f.name, lut[values])
 
 
 def read_masks(files: list[Path], resolver: ClassResolver, colors) -> Iterator[Annotation]:
@@ -240,7 +252,7 @@ def read_masks(files: list[Path], resolver: ClassResolver, colors) -> Iterator[A
             labels = out[inverse.reshape(packed.shape)]
         else:
             raise ValueError(f"{f.name} is a {im.mode} image; masks are grey, palette or RGB PNGs")
-        yield Annotation(f.stem, f.name, labels)
+        yield Annotation.drawn(f.stem, f.name, labels)
 
 
 @dataclass(frozen=True)

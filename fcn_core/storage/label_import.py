@@ -15,6 +15,7 @@ from typing import Callable
 import numpy as np
 
 from ..labels.document import LabelDocument
+from ..memory import ensure_fits
 from ..model.palette import VOID, full_palette
 from .annotation_readers import Annotation, read_annotations
 from .class_names_in import ClassResolver, read_mapping
@@ -149,12 +150,14 @@ def _stage_one(staged: Workspace, ws: Workspace, image: Path, one: Annotation, d
         raise ValueError(f"{image.name} is annotated twice ({done[image]} and {one.where}); "
                          "nothing was imported")
     h, w = displayed_size(image)
-    if one.labels.shape != (h, w):
-        lh, lw = one.labels.shape
+    if one.shape != (h, w):
+        lh, lw = one.shape
         raise ValueError(f"{one.where} is {lw}×{lh}, but {image.name} is {w}×{h}; nothing was imported")
     done[image] = one.where
     if ws.has(image):
         existing.append(image.name)
-    doc = LabelDocument(one.labels, one.labels != VOID if verified else None, n_class=256)
+    ensure_fits(h * w * 4, f"importing the labels of {image.name} ({w}×{h})")  # labels, a mask, the PNG
+    labels = one.draw()
+    doc = LabelDocument(labels, labels != VOID if verified else None, n_class=256)
     doc.revision = ws.saved_revision(image) + 1 if ws.has(image) else 0  # an open editor sees newer labels
     staged.save(image, doc, palette, tuple(classes))

@@ -74,7 +74,7 @@ def _shape(raw: object, where: str, width: int, height: int) -> LabelmeShape:
     label, points, kind = raw.get("label"), raw.get("points"), raw.get("shape_type") or "polygon"
     if not isinstance(label, str):
         raise ValueError(f"{where} has no label")
-    if kind not in SHAPE_POINTS:
+    if not isinstance(kind, str) or kind not in SHAPE_POINTS:
         raise ValueError(f"{where} ({label}) is a {kind!r} shape, which labelme does not draw "
                          f"(it draws: {', '.join(SHAPE_POINTS)})")
     if not (isinstance(points, list) and all(isinstance(p, list) and len(p) == 2 and all(map(_number, p))

@@ -19,7 +19,9 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QFileDialog
 
 from app.main_window import MainWindow
+from app.public_weights_dialog import PublicWeightsDialog
 from fcn_core import FINETUNE_ITERATIONS, FCNBundle, LabelDocument, save_checkpoint
+from fcn_core.weights import CACHE_ENV, public_weights
 from tests.helpers.models import randomize, tiny_meta
 from tests.helpers.mouse import click, drag
 
@@ -156,6 +158,19 @@ def check_model_info(r: Run) -> None:
         box.close()
     else:
         assert "No model is loaded" in r.w.last_error
+
+
+def check_get_weights(r: Run) -> None:
+    """The dialog lists the catalogue, against an empty cache here (tests/app/test_public_weights_dialog.py
+    downloads and loads through it)."""
+    r.mp.setenv(CACHE_ENV, str(r.files.root / "weights_cache"))
+    before = r.w.meta
+    r.trigger("get_weights")
+    dialog = r.w.findChild(PublicWeightsDialog)
+    assert dialog.isVisible() and dialog.table.rowCount() == len(public_weights())
+    assert dialog.download_button.isEnabled() and not dialog.load_button.isEnabled()
+    dialog.close_button.click()
+    assert not dialog.isVisible() and r.w.meta is before  # nothing loaded without a download
 
 
 def check_edit(r: Run) -> None:
@@ -303,6 +318,21 @@ def check_choose_workspace(r: Run) -> None:
     assert r.w.editor.session.workspace_root == chosen
     if r.doc_open:
         r.wait(lambda: r.w.editor.doc is not None, 5000)
+
+
+def check_import(r: Run) -> None:
+    """The dialog opens on the current folder; Cancel imports nothing (tests/app/test_import_export_gui.py
+    imports through it)."""
+    r.trigger("import")
+    if not r.full:
+        assert "Open and correct some images first" in r.w.last_error or not r.model and r.image
+        return
+    dialog = r.w.corrections.dialogs[-1]
+    assert dialog.isVisible() and dialog.windowTitle().startswith("Import") and not dialog.import_button.isEnabled()
+    before = sorted(p.name for p in r.w.editor.workspace(r.w.current_path).root.glob("*"))
+    dialog.buttons.button(dialog.buttons.StandardButton.Cancel).click()
+    assert not dialog.isVisible()
+    assert sorted(p.name for p in r.w.editor.workspace(r.w.current_path).root.glob("*")) == before
 
 
 def check_export(r: Run) -> None:
@@ -494,6 +524,7 @@ EFFECTS = {
     "cycle_mode": check_cycle_mode,
     "show_corrections": check_show_corrections,
     "model_info": check_model_info,
+    "get_weights": check_get_weights,
     "at_once": check_at_once,
     "edit": check_edit,
     **{f"tools:{t}": (lambda r, t=t: check_tool(r, t))
@@ -509,6 +540,7 @@ EFFECTS = {
     "redo": lambda r: None,  # checked with undo
     "choose_workspace": check_choose_workspace,
     "export": check_export,
+    "import": check_import,
     "finetune": check_finetune,
     "run_folder": check_run_folder,
     **{f"sorts:{k}": (lambda r, k=k: check_sort(r, k)) for k in ("entropy", "margin", "disagreement", "opened")},
@@ -569,7 +601,7 @@ def test_every_shortcut_reaches_its_action_and_no_two_share_one(qtbot, files, mo
     for name, a in all_actions(w).items():
         a.triggered.connect(lambda _=False, name=name: fired.append(name))
     for name, a in actions.items():
-        if name in ("quit", "finetune", "export", "model_info", "load_weights"):
+        if name in ("quit", "finetune", "export", "import", "model_info", "load_weights"):
             continue  # these open windows or end this one; their triggers are checked above
         fired.clear()
         key, mods = _key(actions[name])

@@ -5,6 +5,7 @@ raises one of its documented errors (a ValueError subclass with a sentence). Any
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import random
@@ -169,3 +170,98 @@ def test_checkpoint_file(tmp_path, cases):
         return load_bundle([target])
     fuzz(seed_data, read, (ValueError,), max(20, cases // 10), seed=7)
     assert torch.load(path, weights_only=True)["format"]
+
+
+# --- other tools' annotations (fcn-workbench import) ------------------------------------------------------------
+
+ODD_VALUES = [None, True, -1, 0, 2 ** 31, 2 ** 63, -2 ** 63, 1e308, float("nan"), -0.5, "", "x", "__ignore__", [], {},
+              [[]], [1, 2], [[0, 0], [1e9, 1e9], [5, 5]], {"counts": "", "size": [12, 16]}, [[-1, -1]]]
+
+
+def mutate_json(doc: object, rng: random.Random) -> object:
+    """A deep copy of ``doc`` with one to three values (anywhere in the tree) replaced by odd ones, or removed."""
+    doc = json.loads(json.dumps(doc))
+    for _ in range(rng.randint(1, 3)):
+        parent, key = None, None
+        node = doc
+        while isinstance(node, (dict, list)) and node and rng.random() < 0.8:
+            parent = node
+            key = rng.choice(list(node)) if isinstance(node, dict) else rng.randrange(len(node))
+            node = node[key]
+        if parent is None:
+            continue
+        if rng.random() < 0.2 and isinstance(parent, dict):
+            del parent[key]
+        else:
+            parent[key] = copy.deepcopy(rng.choice(ODD_VALUES))  # never the shared object: it may be mutated next
+    return doc
+
+
+def _import_fuzz(tmp_path: Path, kind: str, name: str, seed_doc: object, cases: int, seed: int) -> None:
+    from fcn_core.storage.label_import import import_labels
+
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    Image.fromarray(np.zeros((12, 16, 3), np.uint8)).save(folder / "a.png")
+    source = tmp_path / "ann"
+    source.mkdir()
+    classes, colors = ("background", "a", "b"), ((0, 0, 0), (128, 0, 0), (0, 128, 0))
+    rng = random.Random(seed)
+
+    def read(data: bytes) -> object:
+        (source / name).write_bytes(data)
+        path = source / name if kind == "coco" else source
+        return import_labels(kind, path, folder, classes, colors, overwrite=True)
+    seed_bytes = json.dumps(seed_doc).encode()
+    fuzz(seed_bytes, read, (ValueError,), cases // 3, seed=seed)  # bytes: mostly broken JSON
+    for case in range(cases // 3):  # structure: valid JSON, odd values anywhere
+        data = json.dumps(mutate_json(seed_doc, rng)).encode()
+        try:
+            read(data)
+        except ValueError as e:
+            assert str(e).strip() and "\n" not in str(e).strip(), f"case {case}: {e!r}"
+        except Exception as e:  # noqa: BLE001 - this is what the fuzzer looks for
+            path = Path(f"/tmp/fuzz-crash-{seed}-json-{case}.json")
+            path.write_bytes(data)
+            raise AssertionError(f"case {case} (saved as {path}): {type(e).__name__}: {e}") from e
+
+
+def test_labelme_import(tmp_path, cases):
+    from fcn_core.storage.labelme_format import labelme_document, labelme_shapes
+
+    labels = np.zeros((12, 16), np.uint8)
+    labels[2:8, 3:10] = 1
+    labels[9:11, 12:15] = 2
+    labels[0, 0] = 255
+    doc = json.loads(labelme_document(labelme_shapes(labels, ("background", "a", "b")), "a.png", 12, 16))
+    doc["shapes"] += [{"label": "b", "shape_type": "circle", "points": [[8, 8], [10, 9]]},
+                      {"label": "a", "shape_type": "linestrip", "points": [[1, 1], [5, 2], [9, 9]]}]
+    _import_fuzz(tmp_path, "labelme", "a.json", doc, cases, seed=11)
+
+
+def test_coco_import(tmp_path, cases):
+    from fcn_core.storage.coco_layout import coco_annotations
+
+    labels = np.zeros((12, 16), np.uint8)
+    labels[2:8, 3:10] = 1
+    labels[9:11, 12:15] = 2
+    anns = coco_annotations(labels, 1, 1, 3) + coco_annotations(labels, 1, 10, 3, polygons=True)
+    doc = {"images": [{"id": 1, "file_name": "a.png", "height": 12, "width": 16}], "annotations": anns,
+           "categories": [{"id": 1, "name": "a"}, {"id": 2, "name": "b"}]}
+    _import_fuzz(tmp_path, "coco", "c.json", doc, cases, seed=12)
+
+
+def test_mask_import(tmp_path, cases):
+    from fcn_core.storage.label_import import import_labels
+
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    Image.fromarray(np.zeros((12, 16, 3), np.uint8)).save(folder / "a.png")
+    (tmp_path / "m").mkdir()
+    classes = tuple(f"c{i}" for i in range(5))
+    colors = tuple(tuple(int(v) for v in c) for c in np.random.default_rng(0).integers(0, 255, (5, 3)))
+
+    def read(data: bytes) -> object:
+        (tmp_path / "m" / "a.png").write_bytes(data)
+        return import_labels("masks", tmp_path / "m", folder, classes, colors, overwrite=True)
+    fuzz(_png("P"), read, (ValueError,), cases // 3, seed=13)
