@@ -120,6 +120,7 @@ class ExportDialog(QDialog):
 
     def _format_changed(self) -> None:
         self.polygons.setEnabled(self.format.currentData() == "coco")  # only COCO has a polygon form
+        self.val_share.setEnabled(self.format.currentData() != "labelme")  # a labelme folder has no split files
         self._check()
 
     def _browse(self) -> None:
