@@ -38,11 +38,17 @@ def import_dialog(qtbot, w):
     return dialog
 
 
-def test_import_through_the_menu_marks_the_list_and_opens_in_the_editor(qtbot, tmp_path, files, monkeypatch):
+def folder_window(qtbot, tmp_path, files, monkeypatch):
+    """The window on both images of ``files`` (opened with File → Open), the first one segmented."""
     folder, model = files
     w = window(qtbot, tmp_path, model)
     open_with_dialog(qtbot, w, monkeypatch, sorted(folder.glob("*.png")))
     wait_result(qtbot, w, folder / "p0.png")
+    return w, folder
+
+
+def test_import_through_the_menu_marks_the_list_and_opens_in_the_editor(qtbot, tmp_path, files, monkeypatch):
+    w, folder = folder_window(qtbot, tmp_path, files, monkeypatch)
     source, maps = labelme_folder(tmp_path)
 
     dialog = import_dialog(qtbot, w)
@@ -89,10 +95,7 @@ def test_the_import_dialog_says_what_is_wrong_before_anything_runs(qtbot, tmp_pa
 
 @pytest.mark.parametrize("fmt", ["labelme", "coco"])
 def test_the_export_dialog_writes_the_chosen_format(qtbot, tmp_path, files, monkeypatch, fmt):
-    folder, model = files
-    w = window(qtbot, tmp_path, model)
-    open_with_dialog(qtbot, w, monkeypatch, sorted(folder.glob("*.png")))
-    wait_result(qtbot, w, folder / "p0.png")
+    w, folder = folder_window(qtbot, tmp_path, files, monkeypatch)
     source, maps = labelme_folder(tmp_path)
     dialog = import_dialog(qtbot, w)
     QTest.keyClicks(dialog.path, str(source))
