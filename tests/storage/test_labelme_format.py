@@ -24,12 +24,19 @@ from fcn_core.storage.labelme_format import (LABELME_IGNORE, labelme_document, l
 CLASSES = ("background", "a", "b", "c")
 INDEX = {"_background_": 0, "a": 1, "b": 2, "c": 3, LABELME_IGNORE: VOID}
 
-# labelme's shapes_to_label on each JSON file given, with labels.txt's numbering (-1: __ignore__), saved as .npy
+# labelme's shapes_to_label on each JSON file given, with labels.txt's numbering (-1: __ignore__), saved as .npy;
+# with --rewrite first, labelme's own writer writes each file anew from its shapes
 PEER = """
 import json, sys
 import numpy as np
-from labelme._label_file import LabelFile
+from labelme._label_file import LabelFile, write_label_file
 from labelme.utils.shape import shapes_to_label
+if sys.argv[1] == "--rewrite":
+    sys.argv.pop(1)
+    for path in sys.argv[2:]:
+        raw = json.load(open(path))
+        write_label_file(path, shapes=raw["shapes"], image_path=raw["imagePath"], image_height=raw["imageHeight"],
+                         image_width=raw["imageWidth"])
 names = [l.strip() for l in open(sys.argv[1]) if l.strip()]
 value = {n: i - 1 for i, n in enumerate(names)}
 for path in sys.argv[2:]:
@@ -40,11 +47,13 @@ for path in sys.argv[2:]:
 """
 
 
-def labelme_reads(folder: Path, files: list[Path]) -> list[np.ndarray]:
-    """What labelme itself makes of our files (its ``LabelFile`` and ``shapes_to_label``), 255 for void."""
+def labelme_reads(folder: Path, files: list[Path], rewrite: bool = False) -> list[np.ndarray]:
+    """What labelme itself makes of our files (its ``LabelFile`` and ``shapes_to_label``), 255 for void;
+    ``rewrite``: labelme's writer first writes each file anew (what labelme saves is then what we read)."""
     pytest.importorskip("labelme", reason="labelme's package is the peer these files are checked against")
     (folder / "labels.txt").write_bytes(labelme_labels_txt(CLASSES))
-    run = subprocess.run([sys.executable, "-c", PEER, str(folder / "labels.txt"), *map(str, files)],
+    run = subprocess.run([sys.executable, "-c", PEER, *(["--rewrite"] if rewrite else []),
+                          str(folder / "labels.txt"), *map(str, files)],
                          capture_output=True, text=True, timeout=120, env={"QT_QPA_PLATFORM": "offscreen",
                                                                             "PATH": "/usr/bin:/bin"})
     assert run.returncode == 0, run.stderr[-2000:]
@@ -124,9 +133,10 @@ def test_every_shape_type_labelme_draws_is_rasterised_as_labelme_rasterises_it(t
     Image.fromarray(np.zeros((80, 80, 3), np.uint8)).save(tmp_path / "img.jpg")
     path = tmp_path / "img.json"
     path.write_text(json.dumps(doc))
+    (theirs,) = labelme_reads(tmp_path, [path], rewrite=True)  # the file as labelme's writer saves it
+    assert json.loads(path.read_text())["version"] != "5.5.0"  # labelme wrote it (its own version number)
     ours = rasterise(parse_labelme(path.read_bytes(), path.name), INDEX.__getitem__)
     assert len(np.unique(ours)) == 5  # every class and void drawn somewhere
-    (theirs,) = labelme_reads(tmp_path, [path])
     assert np.array_equal(ours, theirs)
 
 
