@@ -88,6 +88,7 @@ LAYERS = {
     # the layers that compute with torch
     "fcn_core.model.architecture": {"torch"},
     "fcn_core.model.bundle": {"torch"},
+    "fcn_core.distributed": {"torch"},
     "fcn_core.weights.loading": {"torch"},
     "fcn_core.inference.engine": {"torch", "cv2"},
     "fcn_core.inference.folder_predict": {"torch", "cv2"},

@@ -1,4 +1,4 @@
-"""``fcn-workbench eval``: the paper's metrics on a VOC-layout split."""
+"""``fcn-workbench eval``: the paper's metrics on a VOC-layout split (under torchrun each process scores a share)."""
 
 from __future__ import annotations
 
@@ -28,17 +28,21 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from .. import distributed
     from ..training.evaluation import evaluate, metrics_table
 
     record_to = _record_target(args) if args.record else None  # checked before the evaluation runs
-    engine = engine_from_args(args)
-    results = evaluate(engine, args.data, args.split, variants_from_arg(engine, args.variant))
-    if record_to is not None:
-        record_metrics(*record_to, results, args.record)
-    if args.json:
-        print(json.dumps(results, indent=1))
-    else:
-        print(metrics_table(results, engine.meta.classes))
+    with distributed.session(args.device) as world:
+        engine = engine_from_args(args)
+        results = evaluate(engine, args.data, args.split, variants_from_arg(engine, args.variant))
+        if not world.main:  # every rank has the summed figures; rank 0 records and prints them
+            return 0
+        if record_to is not None:
+            record_metrics(*record_to, results, args.record)
+        if args.json:
+            print(json.dumps(results, indent=1))
+        else:
+            print(metrics_table(results, engine.meta.classes))
     return 0
 
 

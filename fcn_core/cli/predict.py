@@ -1,4 +1,5 @@
-"""``fcn-workbench predict``: label PNGs (and optionally scores) for images and folders."""
+"""``fcn-workbench predict``: label PNGs (and optionally scores) for images and folders (under torchrun each process
+segments ``files[rank::processes]``; rank 0 prints the summary)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from .. import distributed
     from ..inference.folder_predict import predict_folder
     from ..storage.image_io import expand_image_paths
 
@@ -32,17 +34,24 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError("no images found")
     if (args.batch is not None and args.batch < 1) or (args.readers is not None and args.readers < 1):
         raise CLIError("--batch and --readers must be at least 1")
-    engine = engine_from_args(args)
-    variants = variants_from_arg(engine, args.variant)
+    with distributed.session(args.device) as world:  # torchrun's processes join here; a plain run starts nothing
+        engine = engine_from_args(args)
+        variants = variants_from_arg(engine, args.variant)
 
-    def progress(done: int, total: int, path: Path) -> None:
-        if not args.quiet:
-            print(f"{path.name}: {' '.join(variants)}")
+        def progress(done: int, total: int, path: Path) -> None:
+            if not args.quiet:  # one write per line: under torchrun the processes share one unbuffered stdout
+                sys.stdout.write(f"{path.name}: {' '.join(variants)}\n")
 
-    report = predict_folder(engine, images, args.out, variants, args.save_logits, args.batch, args.readers,
-                            progress=progress)
-    for path, why in report.failed:
+        report = predict_folder(engine, images, args.out, variants, args.save_logits, args.batch, args.readers,
+                                progress=progress, part=(world.rank, world.size))
+        shares = distributed.gather((len(report.done), [why for _, why in report.failed]))
+    failed = [why for _, whys in shares for why in whys]
+    if not world.main:  # the same outcome on every rank; rank 0 says it
+        return 2 if failed else 0
+    for why in failed:
         print(f"fcn-workbench predict: skipped: {why}", file=sys.stderr)
-    if report.failed:
-        raise CLIError(f"{len(report.failed)} of {len(images)} images could not be read")
+    if failed:
+        raise CLIError(f"{len(failed)} of {len(images)} images could not be read")
+    if world.distributed:
+        print(f"segmented {sum(n for n, _ in shares)} images into {args.out} with {world.size} processes")
     return 0

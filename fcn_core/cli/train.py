@@ -1,4 +1,5 @@
-"""``fcn-workbench train``: train or fine-tune an FCN bundle on a VOC-layout dataset."""
+"""``fcn-workbench train``: train or fine-tune an FCN bundle on a VOC-layout dataset (under torchrun: distributed,
+``--batch`` per process)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--width", type=float, default=d.width, help="channel width multiplier of a new net")
     add_device_arg(p)
     p.add_argument("--iterations", type=int, default=d.iterations, help="optimizer steps (per stage when staged)")
-    p.add_argument("--batch", type=int, default=d.batch)
+    p.add_argument("--batch", type=int, default=d.batch, help="samples per step (per process under torchrun)")
     p.add_argument("--crop", type=int, default=d.crop)
     p.add_argument("--optimizer", choices=("adam", "sgd"), default=d.optimizer)
     p.add_argument("--lr", type=float, default=d.lr)
@@ -45,6 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from .. import distributed
     from ..training.evaluation import metrics_table
     from ..training.trainer import Trainer
 
@@ -54,13 +56,20 @@ def run(args: argparse.Namespace) -> int:
         batch=args.batch, crop=args.crop, optimizer=args.optimizer, lr=args.lr, seed=args.seed,
         checkpoint_every=args.checkpoint_every, class_weights=args.class_weights,
         dropout=args.dropout, scale_jitter=args.scale_jitter, mosaic=args.mosaic)
-    trainer = Trainer(cfg, resume=args.resume)
-    print(f"training {cfg.mode} {', '.join(cfg.variants)} on {len(trainer.dataset)} images, device {trainer.device}")
-    for p in trainer.run():
-        if p.done:
-            print(f"\nsaved {cfg.out}")
-            if p.metrics:
-                print(metrics_table(p.metrics, trainer.bundle.meta.classes))
-        elif p.step % 10 == 0 or p.step == p.total:
-            print(f"\r[{p.stage}] step {p.step}/{p.total}  loss {p.loss:.4f}  {p.images_per_s:.1f} img/s", end="", file=sys.stderr, flush=True)
+    with distributed.session(cfg.device) as world:  # torchrun's processes join here; a plain run starts nothing
+        trainer = Trainer(cfg, resume=args.resume)
+        if world.main:
+            spread = f", {world.size} processes ({world.backend}), {trainer.batch_text()}" if world.distributed else ""
+            print(f"training {cfg.mode} {', '.join(cfg.variants)} on {len(trainer.dataset)} images, "
+                  f"device {trainer.device}{spread}", flush=True)
+        for p in trainer.run():
+            if not world.main:
+                continue
+            if p.done:
+                print(f"\nsaved {cfg.out}")
+                if p.metrics:
+                    print(metrics_table(p.metrics, trainer.bundle.meta.classes))
+            elif p.step % 10 == 0 or p.step == p.total:
+                print(f"\r[{p.stage}] step {p.step}/{p.total}  loss {p.loss:.4f}  {p.images_per_s:.1f} img/s", end="",
+                      file=sys.stderr, flush=True)
     return 0

@@ -86,7 +86,7 @@ def predict_folder(engine: Engine, paths: Sequence[Path], out: Path, variants: S
                    save_logits: bool = False, batch: int | None = None, readers: int | None = None,
                    writers: int | None = None,
                    progress: Callable[[int, int, Path], None] | None = None,
-                   cancel: threading.Event | None = None) -> FolderReport:
+                   cancel: threading.Event | None = None, part: tuple[int, int] = (0, 1)) -> FolderReport:
     """Segment ``paths`` into ``out`` (``<stem>_<variant>.png``, optionally ``.npy`` scores).
 
     Images of equal size are grouped into batches of up to ``batch`` (at most 2·batch decoded images wait
@@ -96,11 +96,15 @@ def predict_folder(engine: Engine, paths: Sequence[Path], out: Path, variants: S
     ``readers`` default to 8 and min(8, cores) on CUDA, 1 and 1 on the CPU (there, batches and extra
     decoding threads compete with the model's own threads for the cores); ``writers`` to min(8, cores)
     on CUDA and 2 on the CPU.
+
+    ``part=(k, n)`` segments ``paths[k::n]`` only (process k of n in a distributed run, each writing its own
+    files into ``out``); names are checked against all of ``paths``, and ``progress`` counts the share.
     """
     clashes = _name_clashes(paths)
     if clashes:
         raise ValueError(f"{clashes[0].name} and {clashes[1]} would write the same output files "
                          f"({clashes[0].stem}_<variant>.png); rename one or run them into separate folders")
+    paths = list(paths)[part[0]::part[1]]
     on_gpu = engine.device.type != "cpu"
     cores = os.cpu_count() or 4
     batch = batch or (8 if on_gpu else 1)

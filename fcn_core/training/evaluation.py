@@ -1,4 +1,8 @@
-"""Evaluating a bundle on a VOC-layout split with the paper's metrics."""
+"""Evaluating a bundle on a VOC-layout split with the paper's metrics.
+
+In a distributed run each rank scores its share of the images (``ids[rank::ranks]``) and the confusion matrices,
+integer counts, are summed over the ranks: the figures equal a one-process run's exactly.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from typing import Callable
 
 import numpy as np
 
+from .. import distributed
 from ..data.voc_dataset import VOCSegmentationFolder
 from ..inference.engine import Engine
 from ..model.palette import VOID
@@ -15,14 +20,16 @@ from .metrics import confusion_matrix, scores_from_confusion
 
 def evaluate(engine: Engine, data: str | Path, split: str = "val", variants: list[str] | None = None,
              progress: Callable[[int, int], None] | None = None) -> dict[str, dict]:
-    """Metrics per variant: pixel_acc, mean_acc, mean_iu, fw_iu, per_class_iu."""
+    """Metrics per variant: pixel_acc, mean_acc, mean_iu, fw_iu, per_class_iu. ``progress(done, total)`` counts
+    this rank's share in a distributed run."""
     dataset = VOCSegmentationFolder(data, split)
     if not len(dataset):
         raise ValueError(f"split {split!r} of {data} is empty")
     variants = list(variants or engine.variants)
     n = engine.meta.n_class
     hist = {v: np.zeros((n, n), np.int64) for v in variants}
-    for i in range(len(dataset)):
+    mine = distributed.share(list(range(len(dataset))))
+    for done, i in enumerate(mine, 1):
         image, labels = dataset.load(i)
         beyond = (labels >= n) & (labels != VOID)
         if beyond.any():  # counting them as nothing would quietly flatter (or sink) every figure
@@ -31,8 +38,8 @@ def evaluate(engine: Engine, data: str | Path, split: str = "val", variants: lis
         for v, pred in engine.predict(engine.cache_for(image), variants).items():
             hist[v] += confusion_matrix(labels, pred.labels, n)
         if progress:
-            progress(i + 1, len(dataset))
-    return {v: scores_from_confusion(h) for v, h in hist.items()}
+            progress(done, len(mine))
+    return {v: scores_from_confusion(distributed.sum_over_ranks(h)) for v, h in hist.items()}
 
 
 def metrics_table(results: dict[str, dict], classes: tuple[str, ...]) -> str:

@@ -11,6 +11,11 @@ was chosen by ``scripts/bench_finetune.py`` (docs/finetune.md has its figures):
   input re-normalisation (neither helped on the shifted domains, see the docs);
 - the held-out corrections (a fifth) are scored at regular checks and the best check is kept, but only
   one where no head does worse than the model started; the start itself is a candidate.
+
+Under torchrun (:mod:`fcn_core.distributed`) rank 0 exports and writes; every rank draws the whole global
+batch's crops from the same seeded generator and trains on its block of them (``batch`` crops per rank, the
+loss normalised over the global batch, gradients averaged by DDP), and the held-out checks sum the ranks'
+confusion matrices, so every rank keeps the same step, the one a single process with the global batch keeps.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from .. import distributed
 from ..inference.device import resolve_device
 from ..inference.engine import Engine
 from ..memory import ensure_fits
@@ -34,12 +40,13 @@ from ..model.bundle import FCNBundle
 from ..model.normalize import to_input
 from ..model.palette import VOID
 from ..model.provenance import Provenance
-from ..storage.export import export_dataset, find_source
+from ..storage.export import ExportSummary, export_dataset, find_source
 from ..storage.image_io import read_image, read_label_png
 from ..storage.voc_layout import VOCLayout
 from ..storage.workspace import Workspace
 from ..weights import save_checkpoint
 from .config import FINETUNE_CHECKS, FINETUNE_ITERATIONS, FINETUNE_LR, FINETUNE_PIXELS_PER_STEP
+from .loss import global_loss, labelled_weight, mean_loss
 from .metrics import confusion_matrix, scores_from_confusion
 
 
@@ -77,28 +84,34 @@ def crop_and_batch(shapes: list[tuple[int, int]], batch: int | None = None) -> t
     return crop, batch
 
 
-def _random_crop(image: np.ndarray, labels: np.ndarray, crop: int, rng: np.random.Generator
-                 ) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
-    """A crop×crop window (smaller where the image is), and the padding it needs up to crop×crop."""
-    h, w = labels.shape
-    ch, cw = min(crop, h), min(crop, w)
-    y, x = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
-    return image[y:y + ch, x:x + cw], labels[y:y + ch, x:x + cw], (crop - ch, crop - cw)
-
-
-def _batch(items: list[tuple[np.ndarray, np.ndarray]], crop: int, size: int, rng: np.random.Generator,
-           bundle: FCNBundle, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """``size`` random crops of random items, flipped half the time; padding is 0 after normalisation
-    (as conv1_1's own padding) and void in the labels."""
-    xs, ys = [], []
+def _draw(items: list[tuple[np.ndarray, np.ndarray]], crop: int, size: int, rng: np.random.Generator
+          ) -> list[tuple[int, int, int, bool]]:
+    """``size`` random crops of random items as (item, top, left, flipped): crop×crop windows (smaller where
+    the image is), flipped half the time. Every rank draws the whole global batch, so the generator stays in step."""
+    draws = []
     for i in rng.integers(0, len(items), size):
-        image, labels, (ph, pw) = _random_crop(*items[int(i)], crop, rng)
-        x = to_input(bundle.meta.preprocessing, np.ascontiguousarray(image), device)[0]
+        h, w = items[int(i)][1].shape
+        ch, cw = min(crop, h), min(crop, w)
+        y, x = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
+        draws.append((int(i), y, x, bool(rng.random() < 0.5)))
+    return draws
+
+
+def _batch(items: list[tuple[np.ndarray, np.ndarray]], crop: int, draws: list[tuple[int, int, int, bool]],
+           bundle: FCNBundle, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """The drawn crops as a batch; padding up to crop×crop is 0 after normalisation (as conv1_1's own padding)
+    and void in the labels."""
+    xs, ys = [], []
+    for i, top, left, flipped in draws:
+        image, labels = items[i]
+        labels = labels[top:top + crop, left:left + crop]
+        ph, pw = crop - labels.shape[0], crop - labels.shape[1]
+        x = to_input(bundle.meta.preprocessing, np.ascontiguousarray(image[top:top + crop, left:left + crop]), device)[0]
         y = torch.from_numpy(labels.astype(np.int64)).to(device)
         if ph or pw:
             x = F.pad(x, (0, pw, 0, ph))
             y = F.pad(y, (0, pw, 0, ph), value=VOID)
-        if rng.random() < 0.5:
+        if flipped:
             x, y = x.flip(-1), y.flip(-1)
         xs.append(x)
         ys.append(y)
@@ -106,14 +119,15 @@ def _batch(items: list[tuple[np.ndarray, np.ndarray]], crop: int, size: int, rng
 
 
 def _score(bundle: FCNBundle, items: list[tuple[np.ndarray, np.ndarray]], device: str) -> dict[str, dict]:
-    """The paper's metrics of every head on ``items`` (a copy of the weights runs, in fp32)."""
+    """The paper's metrics of every head on ``items`` (a copy of the weights runs, in fp32); in a distributed
+    run each rank scores its share and the confusion matrices are summed, so every rank gets the same figures."""
     engine = Engine(copy.deepcopy(bundle).eval(), device, precision="fp32")
     n = engine.meta.n_class
     hist = {v: np.zeros((n, n), np.int64) for v in engine.variants}
-    for image, labels in items:
+    for image, labels in distributed.share(items):
         for v, pred in engine.predict(engine.cache_for(image)).items():
             hist[v] += confusion_matrix(labels, pred.labels, n)
-    return {v: scores_from_confusion(h) for v, h in hist.items()}
+    return {v: scores_from_confusion(distributed.sum_over_ranks(h)) for v, h in hist.items()}
 
 
 def _mean_ious(metrics: dict[str, dict]) -> dict[str, float]:
@@ -149,7 +163,7 @@ def finetune_on_corrections(bundle: FCNBundle, source: str | Path, iterations: i
     a corrected image train as they are (the person saved them), unless ``only_verified``.
     ``started_from`` names the weights file(s) the bundle was loaded from, for the new model's lineage.
     ``progress(step, total, loss)`` is called after each step; raising from it stops the run and nothing is
-    written but the exported data.
+    written but the exported data. In a distributed run ``batch`` counts each rank's crops.
     """
     if iterations < 1 or not lr > 0 or (batch is not None and batch < 1):
         raise ValueError("the steps, the batch and the learning rate must be positive")
@@ -158,10 +172,15 @@ def finetune_on_corrections(bundle: FCNBundle, source: str | Path, iterations: i
     ws = workspace or ws
     data = ws.root / "finetune_data"
     meta = bundle.meta
-    out = Path(out) if out is not None else \
-        unused_checkpoint_path(ws.root, f"finetuned_{datetime.now().strftime('%Y%m%d_%H%M%S')}")
-    summary = export_dataset(folder, data, meta.classes, meta.colors, val_fraction=0.2, overwrite=True, workspace=ws,
-                             only_verified=only_verified)
+    world = distributed.current()
+
+    def export() -> tuple[Path, ExportSummary]:  # rank 0's file name and export, handed to every rank
+        target = Path(out) if out is not None else \
+            unused_checkpoint_path(ws.root, f"finetuned_{datetime.now().strftime('%Y%m%d_%H%M%S')}")
+        return target, export_dataset(folder, data, meta.classes, meta.colors, val_fraction=0.2, overwrite=True,
+                                      workspace=ws, only_verified=only_verified)
+
+    out, summary = distributed.on_main(export)
     train_items = _load_items(folder, data, summary.train, summary.sources)
     held_out = _load_items(folder, data, summary.val, summary.sources)
     if all((labels == VOID).all() for _, labels in train_items):
@@ -179,27 +198,30 @@ def finetune_on_corrections(bundle: FCNBundle, source: str | Path, iterations: i
     checks: list[tuple[int, dict]] = [(0, start_ious)] if held_out else []
     check_every = max(1, math.ceil(iterations / FINETUNE_CHECKS))
 
-    torch.manual_seed(seed)
-    rng = np.random.default_rng(seed)
+    torch.manual_seed(distributed.rank_seed(seed))
+    rng = np.random.default_rng(seed)  # the crops: the same generator on every rank
     model.train()
     for module in model.modules():  # dropout would disturb a net trained without it (the demo's), and 20 images
         if isinstance(module, torch.nn.Dropout2d):
             module.p = 0.0
+    net = distributed.all_heads(model, dev)  # DDP in a distributed run
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: (1 - min(s, iterations - 1) / iterations) ** 0.9)
     losses: list[float] = []
     for step in range(1, iterations + 1):
-        x, y = _batch(train_items, crop, batch, rng, model, dev)
-        if not (y != VOID).any():  # an all-void batch teaches nothing (and its mean loss is NaN)
+        draws = _draw(train_items, crop, batch * world.size, rng)
+        x, y = _batch(train_items, crop, draws[world.rank * batch:(world.rank + 1) * batch], model, dev)
+        total = labelled_weight(y)
+        if total is None:  # an all-void global batch teaches nothing (and its mean loss is NaN)
             continue
         with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=dev.type == "cuda"):
-            outs = model.forward_all(x)
-        loss = sum(F.cross_entropy(o.float(), y, ignore_index=VOID) for o in outs.values())
+            outs = net(x)
+        loss = mean_loss(outs, y, total)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         sched.step()
-        losses.append(float(loss.detach()))
+        losses.append(global_loss(loss))
         if not math.isfinite(losses[-1]):
             raise FloatingPointError(f"the loss diverged at step {step}; lower the learning rate")
         if held_out and (step % check_every == 0 or step == iterations):
@@ -217,7 +239,9 @@ def finetune_on_corrections(bundle: FCNBundle, source: str | Path, iterations: i
     model.load_state_dict(best_state)
     result_bundle = model.eval().cpu()
     after = _score(result_bundle, held_out, "cpu" if dev.type == "cpu" else device) if held_out else {}
-    recipe = (f"fine-tune: {iterations} steps, {batch} crops of {crop} px per step, all heads jointly, adam lr {lr:g} "
+    crops = f"{batch} crops" if world.size == 1 else \
+        f"{batch} crops per process × {world.size} processes = {batch * world.size} crops"
+    recipe = (f"fine-tune: {iterations} steps, {crops} of {crop} px per step, all heads jointly, adam lr {lr:g} "
               f"with poly decay, seed {seed}, " + ("verified pixels only, " if only_verified else "")
               + (f"kept step {kept_step} (the best of {len(checks)} held-out checks with no head worse)"
                  if held_out else "no held-out images: the last step kept"))
@@ -226,6 +250,7 @@ def finetune_on_corrections(bundle: FCNBundle, source: str | Path, iterations: i
         date=datetime.now(timezone.utc).strftime("%Y-%m-%d"), recipe=recipe,
         initialised_from=meta.provenance.origin(started_from or meta.source),
         metrics=after, metrics_split="held-out corrections" if after else ""))
-    save_checkpoint(result_bundle, out)
+    if world.main:
+        save_checkpoint(result_bundle, out)
     return FineTuneResult(out, before, after, iterations, kept_step, losses, checks, len(train_items),
                           len(held_out), time.perf_counter() - t0)

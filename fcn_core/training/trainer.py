@@ -2,6 +2,11 @@
 
 :meth:`Trainer.run` is a generator: it yields :class:`TrainProgress` after every step so a caller
 (the CLI, or a GUI worker) can show progress and stop between steps by simply not resuming it.
+
+Under torchrun (:mod:`fcn_core.distributed`) every rank runs the same trainer: ``cfg.batch`` samples per rank
+of a global batch of ``cfg.batch × ranks`` drawn from one seeded stream (:mod:`.sample_stream`), gradients
+averaged by DistributedDataParallel over a loss normalised by the global batch (:mod:`.loss`), so k steps
+on W ranks give the weights k steps of one process with W times the batch give. Rank 0 alone writes.
 """
 
 from __future__ import annotations
@@ -16,15 +21,15 @@ from typing import Iterator
 
 import numpy as np
 import torch
-from torch.nn import functional as F
 
+from .. import distributed
 from ..data.voc_dataset import Mosaic, VOCSegmentationFolder, train_transforms
 from ..inference.device import resolve_device
 from ..inference.engine import Engine
 from ..model.bundle import FCNBundle
 from ..model.metadata import ModelMeta, VariantSpec, class_meta
 from ..model.normalize import normalize
-from ..model.palette import VOC_CLASSES, VOID
+from ..model.palette import VOC_CLASSES
 from ..model.preprocessing import Preprocessing
 from ..model.provenance import Origin, Provenance
 from ..storage.voc_layout import VOCLayout
@@ -32,6 +37,8 @@ from ..weights import (PublicNet, WeightsError, bundle_from_public_nets, load_ch
                        read_weights_file, save_checkpoint)
 from .config import TrainConfig, TrainProgress
 from .evaluation import evaluate
+from .loss import global_loss, labelled_weight, mean_loss
+from .sample_stream import SampleStream
 
 
 def _dataset_classes(layout: VOCLayout) -> tuple[tuple[str, ...], tuple[tuple[int, int, int], ...]]:
@@ -93,13 +100,6 @@ def balanced_class_weights(dataset: VOCSegmentationFolder, n_class: int, max_ite
     return torch.tensor(np.clip(w, 0.1, 10.0), dtype=torch.float32)
 
 
-def _infinite_batches(dataset, batch: int, seed: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    g = torch.Generator().manual_seed(seed)
-    loader = torch.utils.data.DataLoader(dataset, batch_size=batch, shuffle=True, generator=g, drop_last=len(dataset) >= batch)
-    while True:
-        yield from loader
-
-
 def _set_dropout(bundle: FCNBundle, p: float) -> None:
     for module in bundle.modules():
         if isinstance(module, torch.nn.Dropout2d):
@@ -111,6 +111,7 @@ class Trainer:
 
     def __init__(self, cfg: TrainConfig, resume: bool = False, initial: FCNBundle | None = None) -> None:
         self.cfg = cfg
+        self.world = distributed.current()
         self.device = resolve_device(cfg.device)
         self.layout = VOCLayout(Path(cfg.data))
         self.classes, self.colors = _dataset_classes(self.layout)
@@ -120,6 +121,7 @@ class Trainer:
         self.samples = Mosaic(self.dataset, cfg.mosaic) if cfg.mosaic > 1 else self.dataset
         self.stages = [(v,) for v in cfg.variants] if cfg.mode == "staged" else [cfg.variants]
         self.stage_index, self.step = 0, 0
+        self.position = 0  # samples of the stream drawn so far, by all ranks together
         self.resume_state: dict | None = None
         if resume and Path(cfg.out).exists():
             bundle, state = load_checkpoint(cfg.out)
@@ -127,6 +129,8 @@ class Trainer:
                 raise ValueError(f"{cfg.out} holds no training state to resume from")
             self.bundle = bundle
             self.stage_index, self.step = int(state["stage"]), int(state["step"])
+            # a checkpoint from before the stream kept its position: about where that run was
+            self.position = int(state.get("position", self.step * cfg.batch))
             self.resume_state = state
         elif initial is not None:  # fine-tuning a model already in memory
             if initial.meta.classes != tuple(self.classes):
@@ -155,40 +159,53 @@ class Trainer:
             trained_on=f"{self.layout.root.name} (split {cfg.split}, {len(self.dataset)} images)",
             date=datetime.now(timezone.utc).strftime("%Y-%m-%d"),
             recipe=f"{cfg.mode}, {cfg.iterations} iterations{' per stage' if cfg.mode == 'staged' else ''}, "
-                   f"batch {cfg.batch}, crop {cfg.crop}, {cfg.optimizer} lr {cfg.lr:g}, class weights {cfg.class_weights}, "
+                   f"{self.batch_text()}, crop {cfg.crop}, {cfg.optimizer} lr {cfg.lr:g}, class weights {cfg.class_weights}, "
                    f"dropout {cfg.dropout:g}, scale jitter {'on' if cfg.scale_jitter else 'off'}, seed {cfg.seed}"
                    + (f", mosaic {cfg.mosaic}×{cfg.mosaic}" if cfg.mosaic > 1 else ""),
             unfinished=unfinished,
             initialised_from=self.lineage,
         )
 
+    def batch_text(self) -> str:
+        """``batch 8``, or in a distributed run ``batch 4 per process × 2 processes = 8``."""
+        b, w = self.cfg.batch, self.world.size
+        return f"batch {b}" if w == 1 else f"batch {b} per process × {w} processes = {b * w}"
+
     def _save(self, bundle: FCNBundle, opt: torch.optim.Optimizer) -> None:
-        """A resumable checkpoint; its metadata describes this run so far, not the weights it started from."""
+        """A resumable checkpoint (rank 0 writes it); its metadata describes this run so far, not the weights
+        it started from. ``position`` lets a run resumed on any number of processes continue the same stream."""
+        if not self.world.main:
+            return
         progress = f"stage {self.stage_index + 1} of {len(self.stages)}, step {self.step} of {self.cfg.iterations}"
         bundle.meta = replace(bundle.meta, provenance=self._provenance(progress))
-        state = {"stage": self.stage_index, "step": self.step, "optimizer": opt.state_dict(),
+        state = {"stage": self.stage_index, "step": self.step, "position": self.position, "optimizer": opt.state_dict(),
                  "config": json.dumps(asdict(self.cfg)), "done_stages": json.dumps([b.meta.to_dict() for b in self.final_bundles]),
                  "lineage": json.dumps(self.lineage.to_dict() if self.lineage else {})}
         save_checkpoint(bundle, self.cfg.out, train_state=state)
 
-    def _loss(self, bundle: FCNBundle, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor | None:
-        x = normalize(bundle.meta.preprocessing, images.to(self.device)).contiguous(memory_format=torch.channels_last)
+    def _loss(self, bundle: FCNBundle, net: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor
+              ) -> torch.Tensor | None:
+        """The step's loss (every head), or None for a global batch with no labelled pixel (nothing runs)."""
         y = labels.to(self.device)
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
-            outs = bundle.forward_all(x)
-        if not (y != VOID).any():  # an all-void batch teaches nothing (and its mean loss is NaN)
+        total = labelled_weight(y, self.class_weights)
+        if total is None:
             return None
-        return sum(F.cross_entropy(o.float(), y, weight=self.class_weights, ignore_index=VOID) for o in outs.values())
+        x = normalize(bundle.meta.preprocessing, images.to(self.device)).contiguous(memory_format=torch.channels_last)
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
+            outs = net(x)
+        return mean_loss(outs, y, total, self.class_weights)
 
     def run(self) -> Iterator[TrainProgress]:
         """Train every stage, yielding progress after each step; the last item carries the metrics."""
-        torch.manual_seed(self.cfg.seed + self.stage_index)
-        batches = _infinite_batches(self.samples, self.cfg.batch, self.cfg.seed + self.step)
+        world = self.world
+        torch.manual_seed(distributed.rank_seed(self.cfg.seed + self.stage_index))  # dropout: each rank its own draws
+        stream = SampleStream(self.samples, self.cfg.seed, self.position)
         for si in range(self.stage_index, len(self.stages)):
             self.stage_index = si
             stage = "+".join(self.stages[si])
             bundle = self.bundle.to(self.device, memory_format=torch.channels_last).train()
             _set_dropout(bundle, self.cfg.dropout)
+            net = distributed.all_heads(bundle, self.device)  # DDP in a distributed run: rank 0's weights everywhere
             opt = self._optimizer(bundle)
             if self.resume_state is not None:
                 opt.load_state_dict(self.resume_state["optimizer"])
@@ -200,8 +217,9 @@ class Trainer:
             images_per_sample = self.cfg.mosaic ** 2  # a mosaic holds several images
             while self.step < total:
                 t0 = time.perf_counter()
-                images, labels = next(batches)
-                loss = self._loss(bundle, images, labels)
+                images, labels = stream.next_batch(self.cfg.batch, world.rank, world.size)
+                self.position = stream.position
+                loss = self._loss(bundle, net, images, labels)
                 if loss is None:
                     void_batches += 1
                     if void_batches > 100:
@@ -212,24 +230,26 @@ class Trainer:
                 opt.step()
                 sched.step()
                 self.step += 1
-                self.last_loss = float(loss.detach())
+                self.last_loss = global_loss(loss)  # the global batch's: the same on every rank
                 if not math.isfinite(self.last_loss):
                     raise FloatingPointError(f"the loss diverged at step {self.step} of stage {stage}; lower --lr")
                 if self.step % self.cfg.checkpoint_every == 0:
                     self._save(bundle, opt)
                 yield TrainProgress(stage, self.step, total, self.last_loss,
-                                    len(images) * images_per_sample / (time.perf_counter() - t0))
+                                    len(images) * images_per_sample * world.size / (time.perf_counter() - t0))
             self.final_bundles.append(bundle.eval().cpu())
             self.step = 0
             if si + 1 < len(self.stages):
                 self.bundle = _grow_stage(bundle.cpu(), self.stages[si + 1][0])
         final = self._assemble()
         final.meta = replace(final.meta, provenance=self._provenance())
-        save_checkpoint(final, self.cfg.out)  # the trained weights are safe before the evaluation runs
-        metrics = self._evaluate(final)
+        if world.main:
+            save_checkpoint(final, self.cfg.out)  # the trained weights are safe before the evaluation runs
+        metrics = self._evaluate(final)  # every rank scores its share
         if metrics:
             final.meta = final.meta.with_provenance(metrics=metrics, metrics_split=self.cfg.val_split)
-        save_checkpoint(final, self.cfg.out)
+        if world.main:
+            save_checkpoint(final, self.cfg.out)
         self.bundle = final
         yield TrainProgress("done", 0, 0, self.last_loss, 0.0, done=True, metrics=metrics)
 

@@ -1,0 +1,48 @@
+"""The training loss: each head's per-pixel cross-entropy (void ignored), a mean over the labelled pixels, summed
+over the heads; the same for one process and for the ranks of a distributed run.
+
+In a distributed run each rank holds a part of the global batch and DistributedDataParallel averages the
+ranks' gradients. A mean per rank would weigh each pixel by one over *its rank's* labelled pixels, so a rank
+whose crops hold more void would count for more than one process with the whole batch gives it. Each rank
+instead divides its summed loss by the labelled pixels of the whole global batch (one all-reduce of a scalar)
+and multiplies by the number of ranks, which DDP's average divides by again: the gradient is exactly that of
+one mean over the global batch. With class weights, a pixel counts its class's weight (as in
+``F.cross_entropy``'s own weighted mean).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch.nn import functional as F
+
+from .. import distributed
+from ..model.palette import VOID
+
+
+def labelled_weight(labels: torch.Tensor, class_weights: torch.Tensor | None = None) -> torch.Tensor | None:
+    """What the mean divides by, over the global batch: the labelled pixels (or their class weights) of every
+    rank's part. None when there are none, for an all-void batch teaches nothing (and its mean is NaN)."""
+    if not distributed.current().distributed:
+        return None if not (labels != VOID).any() else torch.ones((), device=labels.device)
+    keep = labels != VOID
+    mine = (class_weights[labels[keep]].sum() if class_weights is not None else keep.sum()).to(torch.float64)
+    total = distributed.all_reduce_sum(mine)
+    return total if total.item() > 0 else None
+
+
+def mean_loss(outs: dict[str, torch.Tensor], labels: torch.Tensor, total: torch.Tensor,
+              class_weights: torch.Tensor | None = None) -> torch.Tensor:
+    """Σ over heads of the mean cross-entropy over the global batch's labelled pixels (``total`` from
+    :func:`labelled_weight`); in one process exactly ``F.cross_entropy``'s mean, as before."""
+    world = distributed.current()
+    if not world.distributed:
+        return sum(F.cross_entropy(o.float(), labels, weight=class_weights, ignore_index=VOID) for o in outs.values())
+    summed = sum(F.cross_entropy(o.float(), labels, weight=class_weights, ignore_index=VOID, reduction="sum")
+                 for o in outs.values())
+    return summed * (world.size / total.to(summed.dtype))
+
+
+def global_loss(loss: torch.Tensor) -> float:
+    """The loss of the whole global batch (the mean of the ranks' scaled losses), the same on every rank."""
+    size = distributed.current().size
+    return float(distributed.all_reduce_sum(loss.detach().float())) / size
