@@ -10,7 +10,7 @@ from typing import Callable
 from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QFileDialog, QStatusBar, QWidget
 
-from fcn_core import class_fractions, export_dataset
+from fcn_core import class_fractions, export_dataset, export_said
 
 from .actions import Actions, set_edit_shortcuts
 from .edit_panel import EditPanel
@@ -241,8 +241,7 @@ class CorrectionController(QObject):
 
         job_ctx = c.service.runner.submit(
             job,
-            lambda summary: ended(f"Exported {summary.written} images ({len(summary.train)} train, "
-                                  f"{len(summary.val)} val) to {out} ({request.dataset_format.upper()})"),
+            lambda summary: ended("E" + export_said(summary, out, request.dataset_format)[1:]),
             failed, row.progress,
             lambda: ended(f"Export cancelled; nothing was written to {out}."))
         return job_ctx

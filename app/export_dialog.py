@@ -37,6 +37,15 @@ FORMAT_TEXT = {"voc": "VOC layout (JPEGImages, SegmentationClass, ImageSets)",
                "labelme": "labelme (image + JSON pairs labelme opens)"}
 
 
+def format_held(folder: Path) -> str | None:
+    """The export format whose files ``folder`` holds (its last export's), or None (missing, empty, mixed)."""
+    try:
+        names = {p.name for p in folder.iterdir()}
+    except OSError:
+        return None
+    return next((fmt for fmt in EXPORT_FORMATS if names and all(export_owns(n, fmt) for n in names)), None)
+
+
 def target_problem(out: Path, overwrite: bool, dataset_format: str = "voc") -> str | None:
     """Why ``out`` cannot take the export as asked (None: it can)."""
     if not str(out).strip():
@@ -110,6 +119,9 @@ class ExportDialog(QDialog):
         self.format.currentIndexChanged.connect(self._format_changed)
         self.buttons.rejected.connect(self.reject)
         self.export_button.clicked.connect(self._export)
+        held = format_held(Path(self.folder.text()))
+        if held is not None:  # the folder proposed holds the last export: propose its format too
+            self.format.setCurrentIndex(self.format.findData(held))
         self._format_changed()
 
     def request(self) -> ExportRequest:

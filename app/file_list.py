@@ -33,8 +33,9 @@ def verified_percent(share: float) -> int:
 
 
 def correction_text(share: float) -> str:
-    """The row's mark for saved corrections, e.g. ``✎ corrected · 63 % verified`` (✔ once all is verified)."""
-    return f"{'✔' if share >= 1 else '✎'} corrected · {verified_percent(share)} % verified"
+    """The row's mark for saved corrections, e.g. ``✎ 63 % verified`` (✔ once all is verified): short, so that
+    the dock's width shows it whole beside a status (the tooltip says it in words)."""
+    return f"{'✔' if share >= 1 else '✎'} {verified_percent(share)} % verified"
 
 
 def _uncertainty_note(value: Uncertainty, measure: str) -> str:
@@ -87,7 +88,7 @@ class FileList(QListWidget):
         self._names: Counter[str] = Counter()  # file names listed, to tell two folders' scene_01.jpg apart
         # a row too long for the dock ends in "…" (the tooltip has it all), rather than a sideways scroll bar
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.setTextElideMode(Qt.TextElideMode.ElideRight)  # a cut in the middle can drop the "0 %" of "0 % verified"
         self._loader = ThumbnailLoader(THUMB, self)
         self._loader.ready.connect(self._icon_ready)
         self._loader.failed.connect(self._icon_failed)

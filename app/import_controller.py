@@ -25,12 +25,13 @@ class ImportController(QObject):
         super().__init__(parent)
         self.corrections = corrections
         self.refresh = refresh
+        self.last: ImportRequest | None = None  # proposed again by the next dialog
 
     def dialog(self) -> ImportDialog | None:
         folder = self.corrections.folder_with_saved_corrections()  # the editor's last stroke saved first
         if folder is None:
             return None
-        dialog = ImportDialog(folder, self.corrections.c.window)
+        dialog = ImportDialog(folder, self.corrections.c.window, self.last)
         dialog.requested.connect(self.run)
         # keys go to the window again once the dialog is gone (Qt leaves a hidden dialog active on some platforms)
         dialog.finished.connect(lambda _result: self.corrections.c.window.activateWindow())
@@ -44,6 +45,7 @@ class ImportController(QObject):
         """Import into the current folder's workspace; all or nothing, said in the status bar."""
         cc = self.corrections
         c = cc.c
+        self.last = request
         c.editor.save()
         folder, meta = c.state.path.parent, c.state.meta
         ws = c.editor.workspace(c.state.path)
@@ -62,7 +64,8 @@ class ImportController(QObject):
                 cc.open_in_editor()
             self.refresh()
             replaced = f", {len(summary.replaced)} replacing earlier corrections" if summary.replaced else ""
-            c.status.showMessage(f"Imported labels for {len(summary.imported)} images{replaced} "
+            n = len(summary.imported)
+            c.status.showMessage(f"Imported labels for {n} image{'s' if n != 1 else ''}{replaced} "
                                  f"({'verified' if summary.verified else 'unverified'}).", 10000)
 
         def failed(msg: str) -> None:

@@ -37,7 +37,8 @@ class ImportDialog(QDialog):
 
     requested = Signal(object)
 
-    def __init__(self, image_folder: Path, parent: QWidget | None = None) -> None:
+    def __init__(self, image_folder: Path, parent: QWidget | None = None, last: ImportRequest | None = None) -> None:
+        """``last``: the previous request, proposed again (a refused import is corrected, not retyped)."""
         super().__init__(parent)
         self.setWindowTitle("Import annotations as corrections")
         self.setMinimumWidth(560)
@@ -48,7 +49,9 @@ class ImportDialog(QDialog):
         self.path = QLineEdit()
         self.browse = QPushButton("Browse…")
         self.mapping = QLineEdit()
-        self.mapping.setPlaceholderText("optional: a JSON file from other class names to this model's")
+        self.mapping.setPlaceholderText('optional JSON, e.g. {"kitty": "cat"}')
+        self.mapping.setToolTip('A JSON object from the names other tools use (or mask values, or "#rrggbb" '
+                                'colours) to this model\'s class names, or "void": {"kitty": "cat", "blur": "void"}')
         self.browse_mapping = QPushButton("Browse…")
         self.verified = QCheckBox("Mark the imported pixels verified")
         self.overwrite = QCheckBox("Replace the corrections images already have")
@@ -73,6 +76,12 @@ class ImportDialog(QDialog):
         self.kind.currentIndexChanged.connect(self._check)
         self.buttons.rejected.connect(self.reject)
         self.import_button.clicked.connect(self._import)
+        if last is not None:
+            self.kind.setCurrentIndex(max(0, self.kind.findData(last.kind)))
+            self.path.setText(str(last.path))
+            self.mapping.setText(str(last.mapping) if last.mapping else "")
+            self.verified.setChecked(last.verified)
+            self.overwrite.setChecked(last.overwrite)
         self._check()
 
     @staticmethod
@@ -107,7 +116,7 @@ class ImportDialog(QDialog):
     def _problem(self) -> str | None:
         r = self.request()
         if not self.path.text().strip():
-            return "Choose the annotations to import."
+            return ""  # nothing typed yet: Import waits, with nothing to say
         if not r.path.exists():
             return f"{r.path} does not exist."
         if KIND_TEXT.get(r.kind, ("", "folder"))[1] == "file" and not r.path.is_file():

@@ -137,7 +137,7 @@ class PublicWeightsDialog(QDialog):
 
     def _failed(self, message: str) -> None:
         self._ended()
-        self.label.setText(f"The download failed: {message}")
+        self.label.setText(f"The download failed: {message.rstrip('.')}.")
 
     def _cancelled(self) -> None:
         self._ended()

@@ -30,7 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..storage.export import ExportCancelled, export_dataset
+    from ..storage.export import ExportCancelled, export_dataset, export_said
 
     if args.predict_missing:  # the model runs: the engine, and torch with it
         engine = engine_from_args(args)
@@ -53,6 +53,5 @@ def run(args: argparse.Namespace) -> int:
         except ExportCancelled:
             print(f"fcn-workbench export: interrupted; nothing was exported, {args.out} is as it was", file=sys.stderr)
             return 130
-    print(f"exported {summary.written} images ({summary.from_corrections} corrected, {summary.predicted} predicted): "
-          f"{len(summary.train)} train, {len(summary.val)} val → {args.out} ({args.dataset_format.upper()})")
+    print(export_said(summary, args.out, args.dataset_format))
     return 0

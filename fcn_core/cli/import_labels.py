@@ -47,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
             print("fcn-workbench import: interrupted; nothing was imported", file=sys.stderr)
             return 130
     replaced = f", {len(summary.replaced)} replacing earlier corrections" if summary.replaced else ""
-    print(f"imported labels for {len(summary.imported)} images{replaced} "
+    n = len(summary.imported)
+    print(f"imported labels for {n} image{'s' if n != 1 else ''}{replaced} "
           f"({'verified' if summary.verified else 'unverified'}) → {summary.workspace}")
     return 0

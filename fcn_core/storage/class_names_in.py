@@ -110,7 +110,8 @@ class ClassResolver:
         first = self.unknown[names[0]]
         raise ValueError(f"{len(names)} class{'es' if len(names) > 1 else ''} this model does not have: "
                          f"{self._shown(tuple(names))} (first in {first}); this model's classes are "
-                         f"{self._shown(self.classes)} — give a mapping file (--classes MAP) that says where each goes")
+                         f"{self._shown(self.classes)}; a class mapping file says where each goes (JSON, e.g. "
+                         '{"kitty": "cat"}; --classes MAP on the command line)')
 
     @staticmethod
     def _shown(names: tuple[str, ...]) -> str:

@@ -32,6 +32,15 @@ DATASET_ENTRIES = tuple(dict.fromkeys(e.split("/")[0] for e in ENTRIES))  # the 
 # what an export of each format owns (labelme's: its items' files and labels.txt, known once listed)
 FORMAT_ENTRIES = {"voc": ENTRIES, "coco": COCO_ENTRIES, "labelme": (LABELME_LABELS_FILE,)}
 EXPORT_FORMATS = tuple(FORMAT_ENTRIES)
+FORMAT_NAMES = {"voc": "VOC layout", "coco": "COCO", "labelme": "labelme files"}  # as messages name them
+
+
+def export_said(summary: "ExportSummary", out: Path | str, dataset_format: str) -> str:
+    """What an export wrote, in one line (the split only where the format has one)."""
+    n = summary.written
+    split = f": {len(summary.train)} train, {len(summary.val)} val" if dataset_format != "labelme" else ""
+    return (f"exported {n} image{'s' if n != 1 else ''} ({summary.from_corrections} corrected, "
+            f"{summary.predicted} predicted){split} → {out} as {FORMAT_NAMES[dataset_format]}")
 
 
 def export_owns(name: str, dataset_format: str) -> bool:

@@ -118,15 +118,15 @@ def test_correction_mark_and_status(files, images):
     a, b = images[:2]
     files.add_paths([a, b])
     files.set_correction(a, 0.63)
-    assert files.item(0).text().splitlines() == ["a.png", "✎ corrected · 63 % verified"]
+    assert files.item(0).text().splitlines() == ["a.png", "✎ 63 % verified"]
     assert "63 % of the label verified" in files.item(0).toolTip()
     assert files.corrected_paths() == [a]
     files.set_status(a, "segmented")
-    assert files.item(0).text().splitlines()[1] == "segmented · ✎ corrected · 63 % verified"
+    assert files.item(0).text().splitlines()[1] == "segmented · ✎ 63 % verified"
     files.set_correction(b, 0.9999)
     assert "99 % verified" in files.item(1).text()
     files.set_correction(b, 1.0)
-    assert "✔ corrected · 100 % verified" in files.item(1).text()
+    assert "✔ 100 % verified" in files.item(1).text()
     files.set_correction(a, None)
     assert files.item(0).text().splitlines() == ["a.png", "segmented"]
     assert files.corrected_paths() == [b]

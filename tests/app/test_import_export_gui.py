@@ -52,7 +52,7 @@ def test_import_through_the_menu_marks_the_list_and_opens_in_the_editor(qtbot, t
     source, maps = labelme_folder(tmp_path)
 
     dialog = import_dialog(qtbot, w)
-    assert "Choose the annotations" in dialog.problem.text() and not dialog.import_button.isEnabled()
+    assert dialog.problem.text() == "" and not dialog.import_button.isEnabled()  # nothing typed, nothing said
     QTest.keyClicks(dialog.path, str(source))
     dialog.verified.click()
     assert dialog.import_button.isEnabled()
@@ -60,12 +60,12 @@ def test_import_through_the_menu_marks_the_list_and_opens_in_the_editor(qtbot, t
     qtbot.waitUntil(lambda: "Imported labels for 2 images" in w.statusBar().currentMessage(), timeout=20000)
     assert "(verified)" in w.statusBar().currentMessage()
     for n in maps:  # the list marks both, fully verified
-        assert "✔ corrected · 100 % verified" in w.files.item(w.files.row_of(folder / n)).text()
+        assert "✔ 100 % verified" in w.files.item(w.files.row_of(folder / n)).text()
     start_editing(qtbot, w)
     assert np.array_equal(w.editor.doc.labels, maps["p0.png"]) and w.editor.doc.verified.all()
 
-    again = import_dialog(qtbot, w)  # the same again: refused, nothing changes
-    QTest.keyClicks(again.path, str(source))
+    again = import_dialog(qtbot, w)  # the same again (the dialog proposes it): refused, nothing changes
+    assert again.path.text() == str(source) and again.verified.isChecked() and again.import_button.isEnabled()
     before = {p.name: p.read_bytes() for p in Workspace.beside(folder).root.iterdir()}
     again.import_button.click()
     qtbot.waitUntil(lambda: "already have corrections" in w.last_error, timeout=20000)
@@ -113,7 +113,8 @@ def test_the_export_dialog_writes_the_chosen_format(qtbot, tmp_path, files, monk
         assert export.polygons.isEnabled()
         export.polygons.click()
     export.export_button.click()
-    qtbot.waitUntil(lambda: f"({fmt.upper()})" in w.statusBar().currentMessage(), timeout=20000)
+    said = {"labelme": f"→ {out} as labelme files", "coco": f"val → {out} as COCO"}[fmt]
+    qtbot.waitUntil(lambda: said in w.statusBar().currentMessage(), timeout=20000)
     if fmt == "labelme":
         assert sorted(p.name for p in out.iterdir()) == ["labels.txt", "p0.jpg", "p0.json", "p1.jpg", "p1.json"]
         shapes = json.loads((out / "p1.json").read_text())["shapes"]
@@ -121,3 +122,8 @@ def test_the_export_dialog_writes_the_chosen_format(qtbot, tmp_path, files, monk
     else:
         doc = json.loads((out / "annotations" / "instances_trainval.json").read_text())
         assert len(doc["annotations"]) == 4 and all(isinstance(a["segmentation"], list) for a in doc["annotations"])
+    w.corrections.dialogs[-1].close() if w.corrections.dialogs[-1].isVisible() else None
+    press(w, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)  # again: the last folder, and its format
+    again = w.corrections.dialogs[-1]
+    assert again.folder.text() == str(out) and again.format.currentData() == fmt
+    assert "Replace the dataset there" in again.problem.text()  # not "other files": it is this format's dataset

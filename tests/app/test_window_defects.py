@@ -303,7 +303,7 @@ def test_saved_corrections_after_a_restart(qtbot, tmp_path, files, monkeypatch):
     wait_result(qtbot, w, folder / "p1.png")
     qtbot.waitUntil(lambda: w.editor.doc is not None, timeout=5000)
     assert w.edit_panel.status.text() == "editing p1.png"  # not "saved p0.png"
-    assert "corrected" in w.files.item(0).text() and "corrected" not in w.files.item(1).text()
+    assert "% verified" in w.files.item(0).text() and "% verified" not in w.files.item(1).text()  # p0 is marked
     saved = w.editor.workspace(first).load_labels(first, (60, 80), w.meta.classes).labels
     press(w, Qt.Key.Key_Q, Qt.KeyboardModifier.ControlModifier)
     assert not w.isVisible()
@@ -311,8 +311,8 @@ def test_saved_corrections_after_a_restart(qtbot, tmp_path, files, monkeypatch):
     again = window(qtbot, tmp_path, model)  # the same settings: a restart
     open_with_dialog(qtbot, again, monkeypatch, [folder])
     wait_result(qtbot, again, first)
-    assert "corrected" in again.files.item(0).text() and "verified" in again.files.item(0).text()
-    assert "corrected" not in again.files.item(1).text()
+    assert "% verified" in again.files.item(0).text()
+    assert "% verified" not in again.files.item(1).text()
     assert not again.editing and again.actions.plain["show_corrections"].isChecked()
     qtbot.waitUntil(lambda: np.array_equal(labels_on_screen(again), saved), timeout=5000)
     assert not np.array_equal(saved, again.result.predictions[again.variant].labels)

@@ -236,7 +236,7 @@ def test_interrupt_after_the_dataset_landed_reports_success(tmp_path, folder, mo
     monkeypatch.setattr(staging, "_landing_lock", staging.contextmanager(land_then_interrupt))
     rc = cli(["export", str(folder), "--out", str(tmp_path / "ds"), "--weights", str(model)])
     out = capsys.readouterr()
-    assert rc == 0 and "exported 1 images" in out.out and "interrupted" not in out.err
+    assert rc == 0 and "exported 1 image " in out.out and "interrupted" not in out.err
 
 
 def test_interrupt_before_landing_writes_nothing(tmp_path, folder, model, capsys, monkeypatch):

@@ -116,7 +116,7 @@ def test_coco_export_refuses_what_voc_refuses(tmp_path, capsys):
     Workspace.beside(folder).save(folder / "x.png", LabelDocument(np.ones((8, 8), np.uint8), n_class=meta.n_class),
                                   np.asarray(meta.colors), meta.classes)
     assert core_main(["export", str(folder), "--out", str(out), "--format", "coco"]) == 0
-    assert "(COCO)" in capsys.readouterr().out
+    assert "as COCO" in capsys.readouterr().out
     before = (out / "annotations" / "instances_trainval.json").read_bytes()
     assert core_main(["export", str(folder), "--out", str(out), "--format", "coco"]) == 2
     assert "already holds a dataset" in capsys.readouterr().err

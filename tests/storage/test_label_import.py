@@ -188,7 +188,7 @@ def test_unknown_classes_are_named_in_one_sentence_and_a_mapping_file_places_the
     Image.fromarray(rgb).save(tmp_path / "m" / "a.png")
     with pytest.raises(ValueError, match=r"class this model does not have: “colour #0c2238” \(first in a.png\)") as e:
         imp("masks", tmp_path / "m", folder)
-    assert "--classes MAP" in str(e.value) and workspace_files(folder) == {}
+    assert "class mapping file" in str(e.value) and workspace_files(folder) == {}
     (tmp_path / "map.json").write_text(json.dumps({"#0C2238": "c"}))
     imp("masks", tmp_path / "m", folder, mapping=tmp_path / "map.json")
     labels, _ = saved(folder, "a.jpg")
@@ -294,7 +294,7 @@ def test_the_import_command_and_its_refusals(tmp_path, capsys):
     (tmp_path / "lm").mkdir()
     (tmp_path / "lm" / "a.json").write_bytes(labelme_document(labelme_shapes(lab, meta.classes), "a.jpg", 20, 30))
     assert core_main(["import", "labelme", str(tmp_path / "lm"), "--images", str(folder), "--verified"]) == 0
-    assert "imported labels for 1 images (verified)" in capsys.readouterr().out
+    assert "imported labels for 1 image (verified)" in capsys.readouterr().out
     labels, verified = saved(folder, "a.jpg", meta.classes)
     assert np.array_equal(labels, lab) and verified.all()
     assert core_main(["import", "labelme", str(tmp_path / "lm"), "--images", str(folder)]) == 2
