@@ -17,7 +17,8 @@ class ClassMismatch(ValueError):
         self.missing, self.saved, self.current = missing, saved, current
 
 
-def _key(name: str) -> str:
+def class_key(name: str) -> str:
+    """The form two class names share when they name the same class (case and spacing aside)."""
     # "Person", " person" and "person " name the same class; anything else is another class
     return " ".join(str(name).split()).casefold()
 
@@ -31,10 +32,10 @@ def class_lookup(saved: tuple[str, ...], current: tuple[str, ...]) -> np.ndarray
     """The 256-entry uint8 table saved index → current index of the same name; VOID where there is none."""
     index: dict[str, int] = {}
     for i, name in enumerate(current):
-        index.setdefault(_key(name), i)  # a name listed twice: its first index, as a person reads the list
+        index.setdefault(class_key(name), i)  # a name listed twice: its first index, as a person reads the list
     lut = np.full(256, VOID, np.uint8)
     for i, name in enumerate(saved[:VOID]):
-        lut[i] = index.get(_key(name), VOID)
+        lut[i] = index.get(class_key(name), VOID)
     return lut
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..labels.class_mapping import _key
+from ..labels.class_mapping import class_key
 from ..model.palette import VOID, full_palette
 from .json_input import parse_json
 from .regular_files import read_regular
@@ -44,8 +44,8 @@ class ClassResolver:
         self.classes = tuple(classes)
         self._index: dict[str, int] = {}
         for i, name in enumerate(self.classes):
-            self._index.setdefault(_key(name), i)
-        self._mapping = {_key(k): v for k, v in (mapping or {}).items()}
+            self._index.setdefault(class_key(name), i)
+        self._mapping = {class_key(k): v for k, v in (mapping or {}).items()}
         bad = sorted({v for v in self._mapping.values() if v is not None and self._model_index(v) is None})
         if bad:
             raise ValueError(f"the class mapping sends names to {', '.join(repr(b) for b in bad)}, which this model's "
@@ -53,7 +53,7 @@ class ClassResolver:
         self.unknown: dict[str, str] = {}  # unknown name → the first file that used it
 
     def _model_index(self, name: str) -> int | None:
-        key = _key(name)
+        key = class_key(name)
         if key in VOID_NAMES:
             return VOID
         if key in BACKGROUND_NAMES:
@@ -62,7 +62,7 @@ class ClassResolver:
 
     def index(self, name: str, where: str) -> int:
         """The model's index for ``name`` (VOID for void); an unknown name is noted and gets VOID meanwhile."""
-        key = _key(name)
+        key = class_key(name)
         if key in self._mapping:
             target = self._mapping[key]
             return VOID if target is None else int(self._model_index(target))
@@ -74,7 +74,7 @@ class ClassResolver:
 
     def mapped(self, key: str) -> int | None:
         """What the mapping file says of ``key`` (an index or colour), or None when it says nothing."""
-        key = _key(key)
+        key = class_key(key)
         if key not in self._mapping:
             return None
         target = self._mapping[key]
