@@ -12,6 +12,7 @@ seconds), and torchrun ends the other processes (SIGTERM) as soon as one exits w
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import threading
@@ -266,6 +267,10 @@ def session(device: str = "auto") -> Iterator[World]:
     try:
         with _stop_on_sigterm(world):
             yield world
+            # free what the command left in reference cycles (DistributedDataParallel's reducer holds the group)
+            # while the group still lives: collected at interpreter exit instead, after the group was destroyed,
+            # its destructor aborts the process ("terminate called without an active exception")
+            gc.collect()
             dist.barrier()  # every rank done (rank 0's last writes too) before the group comes down
         finished = True
     except Exception as e:
