@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Callable
 
 from PySide6.QtCore import QObject, QTimer
-from PySide6.QtWidgets import QFileDialog, QStatusBar, QWidget
+from PySide6.QtWidgets import QDialog, QFileDialog, QStatusBar, QWidget
 
 from fcn_core import class_fractions, export_dataset, export_said
 
@@ -201,12 +201,16 @@ class CorrectionController(QObject):
             return None
         dialog = ExportDialog(folder, c.service.engine is not None, c.window, c.settings.last_export(folder))
         dialog.requested.connect(self.export)
-        # keys go to the window again once the dialog is gone (Qt leaves a hidden dialog active on some platforms)
-        dialog.finished.connect(lambda _result: c.window.activateWindow())
+        self.show_dialog(dialog)
+        return dialog
+
+    def show_dialog(self, dialog: QDialog) -> None:
+        """Show a non-modal dialog, kept alive while shown; once it is gone the window has the keys again
+        (Qt leaves a hidden dialog the active window on some platforms)."""
+        dialog.finished.connect(lambda _result: self.c.window.activateWindow())
         dialog.setModal(False)
         dialog.show()
         self.dialogs = [d for d in self.dialogs if d.isVisible()] + [dialog]
-        return dialog
 
     def export(self, request: ExportRequest) -> JobContext:
         """Export the current folder's corrections off the GUI thread; progress and Cancel in the status bar.

@@ -33,12 +33,7 @@ class ImportController(QObject):
             return None
         dialog = ImportDialog(folder, self.corrections.c.window, self.last)
         dialog.requested.connect(self.run)
-        # keys go to the window again once the dialog is gone (Qt leaves a hidden dialog active on some platforms)
-        dialog.finished.connect(lambda _result: self.corrections.c.window.activateWindow())
-        dialog.setModal(False)
-        dialog.show()
-        cc = self.corrections
-        cc.dialogs = [d for d in cc.dialogs if d.isVisible()] + [dialog]
+        self.corrections.show_dialog(dialog)
         return dialog
 
     def run(self, request: ImportRequest) -> JobContext:
