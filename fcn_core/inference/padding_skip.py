@@ -33,6 +33,7 @@ import torch
 from torch.nn import functional as F
 
 from ..model.architecture import BackboneFeatures, VGG16Backbone
+from .fast_ops import max_pool_2x2
 
 ZERO = -1  # the class of zero-padding positions (and, in a gather, the index of a zero row)
 _PARTIAL = -2  # fills the missing taps of a ceil-mode pool's last, partial window
@@ -272,9 +273,11 @@ class PaddingSkip:
             return select(x, r.gather_without_padding, c.gather_without_padding), True
         return select(x, r.gather, c.gather), False
 
-    def features(self, x: torch.Tensor, conv: Conv | None = None, conv_applies_relu: bool = False) -> BackboneFeatures:
+    def features(self, x: torch.Tensor, conv: Conv | None = None, conv_applies_relu: bool = False,
+                 unpadded: Conv | None = None) -> BackboneFeatures:
         """pool3, pool4 and conv7 of a normalised N×3×H×W batch, as the plain backbone computes them
-        (``conv`` and ``conv_applies_relu`` as in :meth:`VGG16Backbone.forward`)."""
+        (``conv`` and ``conv_applies_relu`` as in :meth:`VGG16Backbone.forward`; ``unpadded(name, t)``,
+        with its ReLU, computes a layer whose input already holds its zero padding)."""
         plain = conv or (lambda name, t: getattr(self.bb, name)(t))
         run = plain if conv_applies_relu else (lambda name, t: F.relu(plain(name, t), inplace=True))
         h, w = int(x.shape[-2]), int(x.shape[-1])
@@ -283,10 +286,14 @@ class PaddingSkip:
         for op, r, c in zip(self.ops, rows, cols):
             x, implicit = self._gather(x, r, c)
             if op.name.startswith("pool"):
-                x = F.max_pool2d(x, 2, stride=2, ceil_mode=True)
+                x = max_pool_2x2(x)
+            elif implicit:
+                x = run(op.name, x)
+            elif unpadded is not None:
+                x = unpadded(op.name, x)
             else:
                 layer = getattr(self.bb, op.name)
-                x = run(op.name, x) if implicit else F.relu(F.conv2d(x, layer.weight, layer.bias), inplace=True)
+                x = F.relu(F.conv2d(x, layer.weight, layer.bias), inplace=True)
             if op.name in ("pool3", "pool4", "fc7"):
                 kept[op.name] = x if r.is_full and c.is_full else select(x, r.rows, c.rows)
         return BackboneFeatures(pool3=kept["pool3"], pool4=kept["pool4"], conv7=kept["fc7"], input_size=(h, w))
