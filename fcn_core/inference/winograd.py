@@ -46,7 +46,6 @@ MIN_POSITIONS = {3: 22 * 22, 7: 7 * 7}
 MAX_POSITIONS = {3: 64 * 64, 7: None}
 MIN_3X3_CHANNELS = 512  # in and out
 BAND_BYTES = 12 * 2**20  # transformed tiles per band (see WinogradConv.relu)
-MIN_BAND_TILES = 64  # a product of fewer rows than this is bound by reading its weights
 WEIGHT_BLOCK = 256  # output channels transformed at a time (float64 transients of ~50 MB for fc6)
 
 
@@ -162,9 +161,10 @@ class WinogradConv:
         out = x.new_empty(batch, th * m, tw * m, self.out_channels)
         # bands of tile rows whose transformed tiles stay in the cache: the transforms are passes over
         # memory, and from about 30 MB on (512 channels at 88×88 in one band) they ran at DRAM speed:
-        # 60 ms against 24 at 72×72; yet at least MIN_BAND_TILES, as every band reads all the weights again
-        # (fc6's 540 MB: one band)
-        band = max(BAND_BYTES // (n * n * tw * max(channels, self.out_channels) * 4), -(-MIN_BAND_TILES // tw))
+        # 60 ms against 24 at 72×72. But every band reads all the weights again, so a band holds at least
+        # as many bytes of tiles as the weights take (fc6: 540 MB, one band up to about 1000×1000 images)
+        row_bytes = n * n * tw * max(channels, self.out_channels) * 4
+        band = max(1, max(BAND_BYTES, self.weight_bytes) // row_bytes)
         for b in range(batch):
             for t0 in range(0, th, band):
                 rows = min(band, th - t0)

@@ -95,8 +95,8 @@ def test_bands_of_tiles_give_the_one_band_result(everywhere, monkeypatch):
     fast = WinogradConv(conv)
     assert fast.ready_for(70, 45)
     whole = fast.relu(x)
-    monkeypatch.setattr(winograd, "BAND_BYTES", 1)  # every band as small as MIN_BAND_TILES allows
-    monkeypatch.setattr(winograd, "MIN_BAND_TILES", 1)
+    monkeypatch.setattr(winograd, "BAND_BYTES", 1)  # bands as small as the weights allow
+    monkeypatch.setattr(WinogradConv, "weight_bytes", 1)  # one tile row per band
     assert torch.allclose(fast.relu(x), whole, rtol=0, atol=1e-5 * float(whole.abs().max()))
 
 
