@@ -63,7 +63,8 @@ class FastForward:
         def conv(name: str, h: torch.Tensor) -> torch.Tensor:
             layer = getattr(bb, name)
             fast = fast_winograd.get(name)
-            if fast is not None and fast.ready_for(h.shape[-2], h.shape[-1]):
+            # not under torch.compile: the weights are built on first use, a side effect it cannot trace
+            if fast is not None and not torch.compiler.is_compiling() and fast.ready_for(h.shape[-2], h.shape[-1]):
                 return fast.relu(h)
             if name in winograd and h.shape[-2] * h.shape[-1] >= WINOGRAD_MIN_POSITIONS:
                 return F.relu(winograd_conv(h, layer), inplace=True)

@@ -183,3 +183,20 @@ def test_max_pool_equals_torchs_on_any_size(n, c, h, w, special):
     assert torch.equal(max_pool_2x2(x), ref) or torch.allclose(max_pool_2x2(x), ref, equal_nan=True, rtol=0, atol=0)
     cl = x.contiguous(memory_format=torch.channels_last)
     assert torch.allclose(max_pool_2x2(cl), ref, equal_nan=True, rtol=0, atol=0)
+
+
+def test_under_torch_compile_the_direct_forms_run(everywhere, monkeypatch):
+    """torch.compile traces the plain layers: building the Winograd weights on first use is a side effect
+    it cannot trace, so the conv plan leaves them out while compiling."""
+    bundle = randomize(FCNBundle(tiny_meta(("8s",))))
+    fast = FastForward(bundle)
+    asked = []
+    monkeypatch.setattr(WinogradConv, "ready_for", lambda self, h, w: asked.append((h, w)) or False)
+    monkeypatch.setattr(torch.compiler, "is_compiling", lambda: True)
+    x = torch.randn(1, 3, 260, 230)
+    with torch.no_grad():
+        got = fast.features("shared", x)
+        monkeypatch.setattr(torch.compiler, "is_compiling", lambda: False)
+        ref = bundle.features("shared", x)
+    assert asked == []
+    assert torch.allclose(got.conv7, ref.conv7, atol=1e-5 * float(ref.conv7.abs().max()))
