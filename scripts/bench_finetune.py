@@ -77,8 +77,20 @@ def _gray(img, lab, rng):
     return np.repeat(g[..., None], 3, -1), lab
 
 
+def _dark(img, lab, rng):
+    """Under-exposed: a third of the light, a darkening gamma and the sensor noise a dark picture shows."""
+    f = 255 * (img.astype(np.float32) / 255 * 0.35) ** 1.4 + rng.normal(0, 5, img.shape)
+    return np.clip(f, 0, 255).astype(np.uint8), lab
+
+
+def _jpeg(img, lab, rng):
+    """Saved as a low-quality JPEG (quality 15): blocks, ringing and washed-out chroma."""
+    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(img, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 15])
+    return cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB), lab
+
+
 SHIFTS: dict[str, Callable] = {"hue": _hue, "blur_noise": _blur_noise, "texture": _texture, "cast": _cast,
-                               "scale": _scale, "gray": _gray}
+                               "scale": _scale, "gray": _gray, "dark": _dark, "jpeg": _jpeg}
 
 
 def shifted_scenes(shift: str, seed: int, count: int) -> list[tuple[np.ndarray, np.ndarray]]:
