@@ -2,9 +2,10 @@
 
 The transposed convolutions run as 2×2 convolutions + pixel shuffle and, on the CPU, fc6 and the
 widest 3×3 convolutions as Winograd convolutions with oneDNN's matrix products where the grid is large
-enough (:mod:`fcn_core.inference.winograd`), fc6 otherwise as unfold + prepacked matrix product, and the
-other wide 3×3 convolutions as NNPACK's Winograd convolutions (:mod:`fcn_core.inference.fast_ops`). The kernels are derived once from the bundle's
-weights: build a new :class:`FastForward` after changing them.
+enough (:mod:`fcn_core.inference.winograd`), fc6 otherwise as unfold + prepacked matrix product, and
+the other wide 3×3 convolutions as NNPACK's Winograd convolutions (:mod:`fcn_core.inference.fast_ops`).
+The kernels are derived once from the bundle's weights: build a new :class:`FastForward` after
+changing them.
 """
 
 from __future__ import annotations
