@@ -255,7 +255,7 @@ class MainWindow(QMainWindow):
 
     def _fusion_changed(self, fusion: SkipFusion | None) -> None:
         if fusion is not None:
-            self.skips.show_fusion(fusion)
+            self._show_fusion(fusion)
             if self.view == "skips":
                 self.rendered.emit()
 
@@ -330,8 +330,13 @@ class MainWindow(QMainWindow):
             if self.fusion is None:
                 self.service.request_fusion(r.path, self.variant)
                 return
-            self.skips.show_fusion(self.fusion)
+            self._show_fusion(self.fusion)
         self.rendered.emit()
+
+    def _show_fusion(self, fusion: SkipFusion) -> None:
+        if self.result is not None and self.meta is not None:
+            self.skips.suggest_class(self.result.class_fractions(fusion.variant, self.meta.n_class))
+        self.skips.show_fusion(fusion)
 
     def _grid(self):
         return {"single": self.single, "compare": self.compare.grid, "skips": self.skips.grid}[self.view]

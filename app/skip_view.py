@@ -55,6 +55,7 @@ class SkipView(QWidget):
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
+        self._class_chosen = False
         self.class_box = QComboBox()
         self.class_box.currentIndexChanged.connect(self._class_changed)
         self.title = QLabel()
@@ -117,6 +118,16 @@ class SkipView(QWidget):
         self.class_box.addItems(list(classes))
         self.class_box.setCurrentIndex(min(default, len(classes) - 1))
         self.class_box.blockSignals(False)
+        self._class_chosen = False  # a new model: no class picked by the person yet
+
+    def suggest_class(self, fractions: np.ndarray) -> None:
+        """Show the class that covers most of the image apart from class 0 (the background), unless the
+        person picked a class: a class the image does not have shows only negative scores."""
+        if self._class_chosen or len(fractions) < 2 or not np.any(fractions[1:] > 0):
+            return
+        self.class_box.blockSignals(True)
+        self.class_box.setCurrentIndex(1 + int(np.argmax(fractions[1:])))
+        self.class_box.blockSignals(False)
 
     def set_class(self, cls: int) -> None:
         self.class_box.setCurrentIndex(cls)
@@ -126,6 +137,7 @@ class SkipView(QWidget):
         self._redraw()
 
     def _class_changed(self, index: int) -> None:
+        self._class_chosen = True
         self._redraw()
         self.classChanged.emit(index)
 

@@ -118,3 +118,22 @@ def test_confidence_and_entropy_show_a_colour_scale_instead_of_the_legend(qtbot,
     QTest.keyClick(window, Qt.Key.Key_M)  # back to class labels
     assert window.single.scale_mode is None and window.single.scale.scene() is None
     assert window.legend.isVisible()
+
+
+def test_the_skip_view_opens_on_the_images_own_class_until_the_person_picks_one(qtbot, window, tmp_path):
+    """Not a fixed class the image may not have (the demo's "wire" on a picture without wires): the class
+    covering most of the image after the background; a class the person picks stays across images."""
+    _skips(qtbot, window)
+    shares = window.result.class_fractions(window.variant, window.meta.n_class)
+    assert shares[1:].max() > 0
+    assert window.skips.class_box.currentIndex() == 1 + int(np.argmax(shares[1:]))
+    assert window.skips.class_box.currentText() in window.skips.title.text()
+    window.skips.class_box.setFocus()
+    QTest.keyClick(window.skips.class_box, Qt.Key.Key_Up)  # the person's own choice
+    picked = window.skips.class_box.currentIndex()
+    second = tmp_path / "second.png"
+    Image.fromarray(np.random.default_rng(9).integers(0, 255, (80, 70, 3), dtype=np.uint8)).save(second)
+    window.open_paths([second])
+    qtbot.waitUntil(lambda: window.result is not None and window.result.path == second and window.fusion is not None
+                    and bool(window.skips.maps), timeout=20000)
+    assert window.skips.class_box.currentIndex() == picked
