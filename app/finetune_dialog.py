@@ -90,7 +90,8 @@ class FineTuneDialog(QDialog):
         self.intro = QLabel(
             f"Trains the loaded model further on the {corrected} corrected image{'s' * (corrected != 1)} of "
             f"{folder.name}; {held if corrected > 1 else 'with one image nothing can be held out to measure'}. "
-            "The new model is saved beside your corrections; the one you have stays on disk.")
+            "The new model is saved beside your corrections and used from then on (offered again when you "
+            "reopen this folder); the one you have stays on disk (Model → Load weights… brings it back).")
         self.intro.setWordWrap(True)
         self.steps = QSpinBox()
         self.steps.setRange(1, 100_000)

@@ -254,10 +254,12 @@ class MainWindow(QMainWindow):
             self.state.set_fusion(fusion)
 
     def _fusion_changed(self, fusion: SkipFusion | None) -> None:
-        if fusion is not None:
-            self._show_fusion(fusion)
-            if self.view == "skips":
-                self.rendered.emit()
+        if fusion is None:  # another image or head: the previous maps must not stay under its name
+            self.skips.show_fusion(None)
+            return
+        self._show_fusion(fusion)
+        if self.view == "skips":
+            self.rendered.emit()
 
     def run_all(self) -> None:
         if not self.files.paths:
@@ -328,6 +330,12 @@ class MainWindow(QMainWindow):
             self.compare.show_result(r, self.palette, self.display, n)
         else:
             if self.fusion is None:
+                limit, (h, w) = self.service.engine.max_pixels, r.image.shape[:2]
+                if h * w > limit:  # said in the view now, not in an error box once the request fails
+                    self.skips.show_fusion(None)
+                    self.skips.title.setText(f"The skip-fusion view needs an image of at most {limit:,} pixels; "
+                                             f"{r.path.name} has {h * w:,}. The single and compare views show it.")
+                    return
                 self.service.request_fusion(r.path, self.variant)
                 return
             self._show_fusion(self.fusion)

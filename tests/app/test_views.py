@@ -137,3 +137,20 @@ def test_the_skip_view_opens_on_the_images_own_class_until_the_person_picks_one(
     qtbot.waitUntil(lambda: window.result is not None and window.result.path == second and window.fusion is not None
                     and bool(window.skips.maps), timeout=20000)
     assert window.skips.class_box.currentIndex() == picked
+
+
+def test_the_skip_view_says_at_once_when_an_image_is_too_large_and_keeps_no_old_maps(qtbot, window, tmp_path):
+    _skips(qtbot, window)
+    assert window.skips.maps
+    window.service.engine.max_pixels = 70 * 70  # the first image (64×96) is within it, this one is not
+    big = tmp_path / "big.png"
+    Image.fromarray(np.random.default_rng(5).integers(0, 255, (90, 80, 3), dtype=np.uint8)).save(big)
+    errors = []
+    window.service.failed.connect(errors.append)
+    window.open_paths([big])
+    qtbot.waitUntil(lambda: window.result is not None and window.result.path == big, timeout=20000)
+    qtbot.waitUntil(lambda: "needs an image of at most 4,900 pixels" in window.skips.title.text(), timeout=5000)
+    assert "big.png has 7,200" in window.skips.title.text()
+    assert not window.skips.maps  # not the previous image's maps under this one's name
+    qtbot.wait(300)
+    assert errors == []  # no error box later
