@@ -330,11 +330,10 @@ class MainWindow(QMainWindow):
             self.compare.show_result(r, self.palette, self.display, n)
         else:
             if self.fusion is None:
-                limit, (h, w) = self.service.engine.max_pixels, r.image.shape[:2]
-                if h * w > limit:  # said in the view now, not in an error box once the request fails
-                    self.skips.show_fusion(None)
-                    self.skips.title.setText(f"The skip-fusion view needs an image of at most {limit:,} pixels; "
-                                             f"{r.path.name} has {h * w:,}. The single and compare views show it.")
+                # said in the view now, not in an error box once the request fails
+                refusal = self.service.engine.fusion_refusal(r.image.shape[:2], r.path.name)
+                if refusal is not None:
+                    self.skips.show_refusal(refusal)
                     return
                 self.service.request_fusion(r.path, self.variant)
                 return
@@ -342,9 +341,8 @@ class MainWindow(QMainWindow):
         self.rendered.emit()
 
     def _show_fusion(self, fusion: SkipFusion) -> None:
-        if self.result is not None and self.meta is not None:
-            self.skips.suggest_class(self.result.class_fractions(fusion.variant, self.meta.n_class))
-        self.skips.show_fusion(fusion)
+        shares = self.result.class_fractions(fusion.variant, self.meta.n_class) if self.result and self.meta else None
+        self.skips.show_fusion(fusion, shares)
 
     def _grid(self):
         return {"single": self.single, "compare": self.compare.grid, "skips": self.skips.grid}[self.view]

@@ -120,7 +120,7 @@ class SkipView(QWidget):
         self.class_box.blockSignals(False)
         self._class_chosen = False  # a new model: no class picked by the person yet
 
-    def suggest_class(self, fractions: np.ndarray) -> None:
+    def _suggest_class(self, fractions: np.ndarray) -> None:
         """Show the class that covers most of the image apart from class 0 (the background), unless the
         person picked a class: a class the image does not have shows only negative scores."""
         if self._class_chosen or len(fractions) < 2 or not np.any(fractions[1:] > 0):
@@ -129,10 +129,19 @@ class SkipView(QWidget):
         self.class_box.setCurrentIndex(1 + int(np.argmax(fractions[1:])))
         self.class_box.blockSignals(False)
 
+    def show_refusal(self, sentence: str) -> None:
+        """No maps, and why (an image the skip fusion refuses), pointing to the views that show it."""
+        self.show_fusion(None)
+        self.title.setText(sentence[:1].upper() + sentence[1:] + ". The single and compare views show it.")
+
     def set_class(self, cls: int) -> None:
         self.class_box.setCurrentIndex(cls)
 
-    def show_fusion(self, fusion: SkipFusion | None) -> None:
+    def show_fusion(self, fusion: SkipFusion | None, class_fractions: np.ndarray | None = None) -> None:
+        """Draw ``fusion``'s maps (None: none); ``class_fractions`` of its image choose the class shown
+        until the person picks one."""
+        if class_fractions is not None:
+            self._suggest_class(class_fractions)
         self.fusion = fusion
         self._redraw()
 

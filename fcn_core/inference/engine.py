@@ -308,13 +308,19 @@ class Engine:
                     torch.cuda.empty_cache()
             return [self._compute(ImageCache(np.ascontiguousarray(im)), variants) for im in images]
 
+    def fusion_refusal(self, size: tuple[int, int], name: str = "this one") -> str | None:
+        """Why :meth:`fusion` refuses an image of ``size`` (height, width), or None: its maps are kept whole."""
+        h, w = size
+        if h * w <= self.max_pixels:
+            return None
+        return f"the skip-fusion view needs an image of at most {self.max_pixels:,} pixels; {name} has {h * w:,}"
+
     def fusion(self, cache: ImageCache, variant: str) -> SkipFusion:
         """The skip-fusion steps and per-source contributions of one variant (cached)."""
         self._check_variants([variant])
-        h, w = cache.size
-        if h * w > self.max_pixels:
-            raise ValueError(f"the skip-fusion view needs an image of at most {self.max_pixels:,} pixels; "
-                             f"this one has {h * w:,}")
+        problem = self.fusion_refusal(cache.size)
+        if problem is not None:
+            raise ValueError(problem)
         with self._lock, torch.inference_mode():
             if variant not in cache.fusions:
                 head = self.bundle.heads[variant]
