@@ -21,6 +21,7 @@ class EditPanel(QGroupBox):
     def __init__(self, editor: Editor, parent=None) -> None:
         super().__init__("Correct (E)", parent)
         self.editor = editor
+        self._classes: tuple[str, ...] = ()  # what the class boxes offer
         self.class_box = QComboBox()
         self.size = QSlider(Qt.Orientation.Horizontal)
         self.size.setRange(1, MIN_MAX_RADIUS)
@@ -52,6 +53,13 @@ class EditPanel(QGroupBox):
         editor.saveFailed.connect(self.status.setText)
 
     def set_classes(self, classes: tuple[str, ...], palette: np.ndarray) -> None:
+        """Offer ``classes``; the same classes again (a fine-tuned model) keep the person's paint class."""
+        if tuple(classes) == self._classes and len(palette) >= len(classes):
+            for i, rgb in enumerate(palette[:len(classes)]):
+                self.class_box.setItemIcon(i, swatch(rgb))
+                self.preserve_box.setItemIcon(i + 1, swatch(rgb))
+            return
+        self._classes = tuple(classes)
         self.class_box.clear()
         self.preserve_box.clear()
         self.preserve_box.addItem("any class")

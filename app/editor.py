@@ -93,9 +93,9 @@ class Editor(QObject):
         self.tools.reset()
         self.session.open(path, image, predictions, classes, palette, start_variant)
 
-    def close(self) -> None:
+    def close(self, keep_history: bool = False) -> None:
         self.tools.reset()
-        self.session.close()
+        self.session.close(keep_history)
         self.refusal = ""
 
     def save(self) -> bool:

@@ -49,6 +49,9 @@ class LabelSession(QObject):
         self.workspace_root: Path | None = None  # None: the workspace beside each image's folder
         self.unsaved = False
         self._kept: dict[Path, _Unsaved] = {}  # images left with edits a failed save could not write
+        # the document left for a model change, with its undo history, taken back if the same image reopens
+        # under the same classes and its saved revision is still the one on disk
+        self._held: tuple[Path, LabelDocument, tuple[str, ...]] | None = None
         self._failing = False  # a save failed and none has succeeded since: tell once, retry quietly
         self.last_failure = ""
         self.save_timer = QTimer(self)
@@ -69,6 +72,7 @@ class LabelSession(QObject):
         workspace (mapped to ``classes`` by name), else the prediction as a starting point. Raises ValueError
         (nothing changed) for saved labels that do not fit."""
         path = Path(path)
+        held = self._held
         self.close()  # saved (or kept) first, so reopening the same image reads what was just written
         kept = self._kept.get(path)
         mapped_from = None
@@ -86,6 +90,9 @@ class LabelSession(QObject):
             saved = ws.load_labels(path, image.shape[:2], tuple(classes))  # may raise: the session stays closed
             if saved is None:
                 doc = LabelDocument(predictions[start_variant].labels, None, n_class=len(classes))
+            elif (held is not None and held[0] == path and held[2] == tuple(classes) and not saved.mapped
+                  and held[1].shape == image.shape[:2] and saved.revision == held[1].revision):
+                doc = held[1]  # what is on disk, with the strokes that made it still undoable
             else:
                 doc = LabelDocument(saved.labels, saved.verified, n_class=len(classes))
                 doc.revision = saved.revision
@@ -104,8 +111,10 @@ class LabelSession(QObject):
         self.historyChanged.emit()
         self.changed.emit((0, 0, image.shape[1], image.shape[0]))
 
-    def close(self) -> None:
-        """Leave the current image: its edits are saved, or kept in memory (and retried) when the save fails."""
+    def close(self, keep_history: bool = False) -> None:
+        """Leave the current image: its edits are saved, or kept in memory (and retried) when the save fails.
+        With ``keep_history`` (a model change) the saved document is held, so that reopening the image under
+        the same classes brings back its undo history."""
         doc, path = self.doc, self.path
         if doc is not None:
             doc.end_stroke()
@@ -114,6 +123,8 @@ class LabelSession(QObject):
             self.save_timer.start(RETRY_MS)
         if doc is not None:
             doc.unsubscribe(self._doc_changed)
+        self._held = (path, doc, self.classes) if keep_history and doc is not None and path is not None \
+            and path not in self._kept else None
         was_open = self.doc is not None
         self.doc = None
         self.path = None

@@ -113,6 +113,9 @@ class SkipView(QWidget):
         return max(0, self.class_box.currentIndex())
 
     def set_classes(self, classes: tuple[str, ...], default: int = 1) -> None:
+        """Offer ``classes``; the same classes again (a fine-tuned model) keep the class the person picked."""
+        if tuple(classes) == tuple(self.class_box.itemText(i) for i in range(self.class_box.count())):
+            return
         self.class_box.blockSignals(True)
         self.class_box.clear()
         self.class_box.addItems(list(classes))

@@ -7,12 +7,14 @@ import threading
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFileDialog
 
 from app.overlay import outline_index
-from fcn_core import Workspace
+from fcn_core import FCNBundle, Workspace, save_checkpoint
 from fcn_core.storage.export import read_exported_item
 from tests.helpers.mouse import click, drag
 from tests.helpers.faults import disk_full_after, full_workspace_disk, leftovers
+from tests.helpers.models import randomize, tiny_meta
 
 
 def test_brush_stroke_paints_one_undo_step(qtbot, win):
@@ -38,6 +40,35 @@ def test_brush_stroke_paints_one_undo_step(qtbot, win):
     assert (argb >> 24) & 0xFF == round(255 * win.display.opacity)
 
 
+
+
+def _load_weights_through_the_menu(qtbot, win, monkeypatch, path) -> None:
+    before = win.meta
+    monkeypatch.setattr(QFileDialog, "getOpenFileNames", lambda *a, **k: ([str(path)], ""))
+    win.actions.plain["load_weights"].trigger()
+    qtbot.waitUntil(lambda: win.meta is not before and win.editor.doc is not None, timeout=20000)
+
+
+def test_a_model_with_the_same_classes_keeps_the_strokes_undoable_and_the_paint_class(qtbot, win, monkeypatch, tmp_path):
+    """A fine-tuned model (same classes, new weights) must not take the person's undo history away."""
+    qtbot.keyClick(win, Qt.Key.Key_3)
+    win.edit_panel.set_radius(3)
+    drag(qtbot, win, [(10, 30), (30, 30), (50, 30)])
+    painted = win.editor.doc.labels.copy()
+    other = tmp_path / "same_classes.pt"
+    save_checkpoint(randomize(FCNBundle(tiny_meta(n_class=5)), seed=7), other)
+    _load_weights_through_the_menu(qtbot, win, monkeypatch, other)
+    doc = win.editor.doc
+    assert np.array_equal(doc.labels, painted) and win.undo_action.isEnabled()
+    assert win.undo_action.text() == "&Undo brush stroke"
+    assert win.edit_panel.class_box.currentIndex() == 3 and win.editor.state.cls == 3
+    win.undo_action.trigger()
+    assert not doc.verified.any() and not np.array_equal(doc.labels, painted)
+    # other classes: the saved labels are mapped by name into a new document, with no history of the old one
+    third = tmp_path / "other_classes.pt"
+    save_checkpoint(randomize(FCNBundle(tiny_meta(n_class=4))), third)
+    _load_weights_through_the_menu(qtbot, win, monkeypatch, third)
+    assert win.editor.doc is not doc and not win.undo_action.isEnabled()
 
 def test_outline_mode_while_editing_redraws_only_around_each_stroke(qtbot, win):
     doc = win.editor.doc

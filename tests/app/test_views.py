@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 from PySide6.QtCore import QPointF, QSettings, Qt
 from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QFileDialog
 
 from app.main_window import MainWindow
 from fcn_core import FCNBundle, save_checkpoint
@@ -120,7 +121,7 @@ def test_confidence_and_entropy_show_a_colour_scale_instead_of_the_legend(qtbot,
     assert window.legend.isVisible()
 
 
-def test_the_skip_view_opens_on_the_images_own_class_until_the_person_picks_one(qtbot, window, tmp_path):
+def test_the_skip_view_opens_on_the_images_own_class_until_the_person_picks_one(qtbot, window, tmp_path, monkeypatch):
     """Not a fixed class the image may not have (the demo's "wire" on a picture without wires): the class
     covering most of the image after the background; a class the person picks stays across images."""
     _skips(qtbot, window)
@@ -136,6 +137,15 @@ def test_the_skip_view_opens_on_the_images_own_class_until_the_person_picks_one(
     window.open_paths([second])
     qtbot.waitUntil(lambda: window.result is not None and window.result.path == second and window.fusion is not None
                     and bool(window.skips.maps), timeout=20000)
+    assert window.skips.class_box.currentIndex() == picked
+    # a model with the same classes (what a fine-tune hands back) keeps the pick too
+    tuned = tmp_path / "tuned.pt"
+    save_checkpoint(randomize(FCNBundle(tiny_meta(n_class=5)), seed=5), tuned)
+    before = window.meta
+    monkeypatch.setattr(QFileDialog, "getOpenFileNames", lambda *a, **k: ([str(tuned)], ""))
+    window.actions.plain["load_weights"].trigger()
+    qtbot.waitUntil(lambda: window.meta is not before and window.fusion is not None and bool(window.skips.maps),
+                    timeout=20000)
     assert window.skips.class_box.currentIndex() == picked
 
 
