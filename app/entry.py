@@ -24,7 +24,7 @@ def register_gui(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_gui(args: argparse.Namespace) -> int:
-    from .application import run_gui  # Qt is loaded only for the GUI
+    from .window.application import run_gui  # Qt is loaded only for the GUI
 
     return run_gui(args)
 

@@ -52,7 +52,7 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app.main_window import MainWindow  # noqa: E402
+from app.window.main_window import MainWindow  # noqa: E402
 from fcn_core import DEMO_MODEL, SAMPLES, VARIANTS, read_image  # noqa: E402
 
 TARGETS_MS = {"brush_dab": 10.0, "variant_switch": 30.0, "opacity": 30.0, "opacity_edit": 30.0}

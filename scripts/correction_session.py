@@ -21,7 +21,7 @@ from PySide6.QtWidgets import QApplication
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app.main_window import MainWindow  # noqa: E402
+from app.window.main_window import MainWindow  # noqa: E402
 from fcn_core import DEMO_MODEL, SAMPLES, make_scene  # noqa: E402
 
 

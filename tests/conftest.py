@@ -34,7 +34,7 @@ def pytest_addoption(parser) -> None:
 
 @pytest.fixture(autouse=True)
 def collect_after_each_test():
-    """The window turns automatic garbage collection off (app/gui_gc.py, so that no worker thread destroys Qt
+    """The window turns automatic garbage collection off (app/services/gui_gc.py, so that no worker thread destroys Qt
     objects); collect what each test left here, on the main thread, so memory stays bounded for the tests after."""
     yield
     if not gc.isenabled():

@@ -43,6 +43,30 @@ def test_app_never_imports_torch():
     assert not _imports("app") & {"torch", "torchvision"}
 
 
+
+APP_LAYERS = ("services", "editing", "views", "dialogs", "window")  # bottom to top (app/__init__.py)
+
+
+def test_each_app_layer_imports_only_the_layers_below_it():
+    import ast
+
+    upward = []
+    for path in (ROOT / "app").rglob("*.py"):
+        here = path.parent.name
+        if here not in APP_LAYERS:
+            assert path.parent == ROOT / "app" and path.name in ("__init__.py", "entry.py"), f"{path} is in no layer"
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.ImportFrom):
+                continue
+            module = node.module or ""
+            if node.level == 0 and module.split(".")[0] == "app":
+                upward.append(f"{path.name}: absolute import of {module}")  # a layer is reached relatively
+            elif node.level == 2 and module.split(".")[0] in APP_LAYERS:
+                if APP_LAYERS.index(module.split(".")[0]) > APP_LAYERS.index(here):
+                    upward.append(f"{here}/{path.name} imports {module}")
+    assert upward == []
+
 # module → the heavy libraries importing it may load (anything else it loads fails the test)
 LAYERS = {
     "fcn_core": set(),
@@ -121,4 +145,4 @@ def test_help_loads_no_torch():
 
 def test_the_window_starts_without_torchvision():
     """Opening the window imports no torchvision (it costs seconds at start; fine-tuning imports it later)."""
-    assert "torchvision" not in _loaded_by("import app.main_window")
+    assert "torchvision" not in _loaded_by("import app.window.main_window")

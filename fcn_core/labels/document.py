@@ -59,6 +59,7 @@ class LabelDocument:
         self._listeners: list[Callable[[Rect], None]] = []
         self._touched: np.ndarray | None = None  # pixels the open stroke changed; None outside a stroke
         self._stroke_name = ""
+        self._forgot_strokes = False  # the history dropped its oldest strokes (over history_bytes)
         self.revision = 0  # grows with every change; a saver compares it with what it wrote
 
     @property
@@ -132,11 +133,17 @@ class LabelDocument:
         self.redo_stack.clear()
         while sum(a.nbytes for a in self.undo_stack) > self.history_bytes and len(self.undo_stack) > 1:
             self.undo_stack.popleft()
+            self._forgot_strokes = True
         return atom
 
     @property
     def in_stroke(self) -> bool:
         return self._touched is not None
+
+    @property
+    def as_made(self) -> bool:
+        """Whether the document holds what it was made with: every stroke since was undone (or none made)."""
+        return not self.undo_stack and not self._forgot_strokes and self._touched is None
 
     # undo / redo -------------------------------------------------------------------------------
     def undo(self) -> bool:

@@ -143,6 +143,12 @@ class Workspace:
                  "saved": datetime.now(timezone.utc).isoformat(timespec="seconds")}
         atomic_write_bytes(self.state_path(image), json.dumps(state, indent=1).encode())
 
+    def remove(self, image: Path) -> None:
+        """Forget ``image``'s saved labels (a person took back every stroke): the label PNG first, so that
+        from then on the image has no correction, then its mask and state copies. Missing files are fine."""
+        for path in (self.label_path(image), self.verified_path(image), self.state_path(image)):
+            path.unlink(missing_ok=True)
+
     def _state(self, image: Path) -> dict | None:
         """The image's state.json, or None when missing, unreadable or crafted (bounded read, never raises)."""
         try:

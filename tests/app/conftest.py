@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 from PySide6.QtCore import QSettings
 
-from app.main_window import MainWindow
+from app.window.main_window import MainWindow
 from fcn_core import FCNBundle, save_checkpoint
 from tests.helpers.models import randomize, tiny_meta
 

@@ -18,8 +18,8 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QFileDialog
 
-from app.main_window import MainWindow
-from app.public_weights_dialog import PublicWeightsDialog
+from app.window.main_window import MainWindow
+from app.dialogs.public_weights_dialog import PublicWeightsDialog
 from fcn_core import FINETUNE_ITERATIONS, FCNBundle, LabelDocument, save_checkpoint
 from fcn_core.weights import CACHE_ENV, public_weights
 from tests.helpers.models import randomize, tiny_meta

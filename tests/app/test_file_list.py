@@ -12,8 +12,8 @@ from PIL import Image
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
-import app.thumbnails
-from app.file_list import THUMB, FileList
+import app.services.thumbnails
+from app.views.file_list import THUMB, FileList
 
 
 def _image(path: Path, h: int, w: int) -> Path:
@@ -34,14 +34,14 @@ def calls(monkeypatch) -> Counter:
     """Counts the decodes the list asks for (from its pool threads)."""
     seen: Counter = Counter()
     lock = threading.Lock()
-    real = app.thumbnails.read_thumbnail
+    real = app.services.thumbnails.read_thumbnail
 
     def counting(path, size):
         with lock:
             seen[Path(path)] += 1
         return real(path, size)
 
-    monkeypatch.setattr(app.thumbnails, "read_thumbnail", counting)
+    monkeypatch.setattr(app.services.thumbnails, "read_thumbnail", counting)
     return seen
 
 
@@ -97,14 +97,14 @@ def test_rebuilding_keeps_thumbnails_and_ignores_stale_results(qtbot, files, ima
 
 def test_clearing_cancels_the_queued_thumbnails(qtbot, files, images, monkeypatch):
     gate, started = threading.Event(), Counter()
-    real = app.thumbnails.read_thumbnail
+    real = app.services.thumbnails.read_thumbnail
 
     def slow(path, size):
         started[Path(path)] += 1
         gate.wait(5)
         return real(path, size)
 
-    monkeypatch.setattr(app.thumbnails, "read_thumbnail", slow)
+    monkeypatch.setattr(app.services.thumbnails, "read_thumbnail", slow)
     files.add_paths(images)
     qtbot.waitUntil(lambda: sum(started.values()) == 2)  # both pool threads busy, five queued
     files.clear()
@@ -163,14 +163,14 @@ def test_clicking_a_row_emits_activated_path(qtbot, files, images):
 
 def test_deleting_the_list_drops_its_queue(qtbot, images, monkeypatch):
     started: Counter = Counter()
-    real = app.thumbnails.read_thumbnail
+    real = app.services.thumbnails.read_thumbnail
 
     def slow(path, size):
         started[Path(path)] += 1
         threading.Event().wait(0.2)
         return real(path, size)
 
-    monkeypatch.setattr(app.thumbnails, "read_thumbnail", slow)
+    monkeypatch.setattr(app.services.thumbnails, "read_thumbnail", slow)
     lst = FileList()
     lst.add_paths(images)
     qtbot.waitUntil(lambda: sum(started.values()) >= 1)
@@ -181,7 +181,7 @@ def test_deleting_the_list_drops_its_queue(qtbot, images, monkeypatch):
 
 
 def test_two_folders_images_of_one_name_are_told_apart(qtbot, tmp_path):
-    from app.file_list import FileList
+    from app.views.file_list import FileList
 
     paths = []
     for folder in ("a", "b"):

@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 from PIL import Image
 from PySide6.QtCore import QSettings, Qt
+from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QFileDialog
 
-from app.main_window import MainWindow
+from app.window.main_window import MainWindow
 from fcn_core import Engine, LabelDocument, Workspace, load_checkpoint
 from fcn_core.data.scenes import SCENE_CLASSES, SCENE_COLORS, make_scene
 from tests.app.test_window_defects import files, open_with_dialog, press, wait_result  # noqa: F401 - fixture
@@ -60,13 +61,16 @@ def open_folder(qtbot, w, monkeypatch, folder: Path) -> None:
     qtbot.waitUntil(lambda: w.result is not None, timeout=30000)
 
 
-def finetune_dialog(qtbot, w, steps: int):
+def finetune_dialog(qtbot, w, steps: int, said: list[str] | None = None):
     press(w, Qt.Key.Key_T, Qt.KeyboardModifier.ControlModifier)  # Correct → Fine-tune on my corrections…
     dialog = w.tuning.dialogs[-1]
     assert dialog.isVisible()
-    dialog.advanced.setChecked(True)  # the person opens Advanced and sets fewer steps
+    QTest.mouseClick(dialog.advanced, Qt.MouseButton.LeftButton)  # the person opens Advanced and sets fewer steps
+    assert dialog.advanced_body.isVisible()
     dialog.steps.setValue(steps)
     dialog.start_button.click()
+    if said is not None:
+        said.append(dialog.label.text())  # what it says while it exports, before the first step
     qtbot.waitUntil(lambda: dialog.result is not None or "failed" in dialog.label.text(), timeout=300000)
     assert dialog.result is not None, dialog.label.text()
     return dialog
@@ -131,8 +135,14 @@ def test_one_corrected_image_says_there_is_no_held_out_measure(qtbot, tmp_path, 
     from tests.app.test_window_defects import corrected_window
 
     w = corrected_window(qtbot, tmp_path, files, monkeypatch)
-    dialog = finetune_dialog(qtbot, w, steps=3)
+    said: list[str] = []
+    dialog = finetune_dialog(qtbot, w, steps=3, said=said)
+    assert said == ["Exporting the correction…"]  # not "measuring the held-out ones": there are none
     assert "nothing is held out" in dialog.label.text() and dialog.table is None
+    # a three-step curve is labelled in whole steps
+    for _spacing, values in dialog.plot.getAxis("bottom").tickValues(0.8, 3.2, 300):
+        assert all(float(v).is_integer() for v in values)
+    assert any(values for _spacing, values in dialog.plot.getAxis("bottom").tickValues(0.8, 3.2, 300))
     assert dialog.result.kept_step == 3 and dialog.result.after == {}
 
 

@@ -14,7 +14,7 @@ from PIL import Image
 pytest.importorskip("PySide6")
 from PySide6.QtCore import QSettings, Qt, QTimer  # noqa: E402
 
-from app.main_window import MainWindow  # noqa: E402
+from app.window.main_window import MainWindow  # noqa: E402
 from fcn_core import FCNBundle, save_checkpoint  # noqa: E402
 from tests.helpers.models import randomize, tiny_meta  # noqa: E402
 

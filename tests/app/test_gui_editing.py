@@ -9,7 +9,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog
 
-from app.overlay import outline_index
+from app.views.overlay import outline_index
 from fcn_core import FCNBundle, Workspace, save_checkpoint
 from fcn_core.storage.export import read_exported_item
 from tests.helpers.mouse import click, drag
@@ -69,6 +69,34 @@ def test_a_model_with_the_same_classes_keeps_the_strokes_undoable_and_the_paint_
     save_checkpoint(randomize(FCNBundle(tiny_meta(n_class=4))), third)
     _load_weights_through_the_menu(qtbot, win, monkeypatch, third)
     assert win.editor.doc is not doc and not win.undo_action.isEnabled()
+
+
+def test_undoing_every_stroke_leaves_no_correction_behind(qtbot, win):
+    """A person who paints and takes it all back has corrected nothing: no saved labels (which the export and
+    the fine-tune would take for a correction), no mark in the list."""
+    path, ws = win.editor.path, Workspace.beside(win.editor.path.parent)
+    qtbot.keyClick(win, Qt.Key.Key_2)
+    win.edit_panel.set_radius(3)
+    drag(qtbot, win, [(10, 30), (30, 30)])
+    drag(qtbot, win, [(10, 50), (30, 50)])
+    qtbot.waitUntil(lambda: ws.has(path) and path in win.files.corrected_paths(), timeout=5000)  # the autosave
+    qtbot.keyClick(win, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClick(win, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert win.editor.doc.as_made
+    win.actions.plain["next"].trigger()  # leaving the image saves it
+    qtbot.waitUntil(lambda: win.editor.path is not None and win.editor.path != path, timeout=20000)
+    assert not ws.has(path) and not ws.state_path(path).exists() and path not in win.files.corrected_paths()
+    # a stroke on saved labels, undone, is back at the saved correction: that one stays
+    second = win.editor.path
+    drag(qtbot, win, [(10, 30), (30, 30)])
+    assert win.editor.save() and ws.has(second)
+    win.actions.plain["prev"].trigger()
+    qtbot.waitUntil(lambda: win.editor.path == path, timeout=20000)
+    win.actions.plain["next"].trigger()
+    qtbot.waitUntil(lambda: win.editor.path == second, timeout=20000)
+    drag(qtbot, win, [(10, 50), (30, 50)])
+    qtbot.keyClick(win, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert win.editor.save() and ws.has(second) and second in win.files.corrected_paths()
 
 def test_outline_mode_while_editing_redraws_only_around_each_stroke(qtbot, win):
     doc = win.editor.doc

@@ -7,8 +7,8 @@ import pytest
 
 pytest.importorskip("PySide6")
 
-from app.label_layer import LabelLayer, lut_to_argb32  # noqa: E402
-from app.overlay import label_lut, outline_index, refresh_outline_index  # noqa: E402
+from app.views.label_layer import LabelLayer, lut_to_argb32  # noqa: E402
+from app.views.overlay import label_lut, outline_index, refresh_outline_index  # noqa: E402
 from fcn_core.model.palette import voc_colormap  # noqa: E402
 
 

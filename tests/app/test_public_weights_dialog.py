@@ -10,8 +10,8 @@ import io
 import torch
 from PySide6.QtCore import QSettings, Qt
 
-from app.main_window import MainWindow
-from app.public_weights_dialog import PublicWeightsDialog
+from app.window.main_window import MainWindow
+from app.dialogs.public_weights_dialog import PublicWeightsDialog
 from fcn_core import FCNBundle
 from fcn_core.weights import catalog, public_state_dict, write_caffemodel
 from fcn_core.weights.cache import CACHE_ENV, MIRROR_ENV

@@ -12,7 +12,7 @@ from PySide6.QtCore import QPointF, QSettings, Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QFileDialog
 
-from app.main_window import MainWindow
+from app.window.main_window import MainWindow
 from fcn_core import FCNBundle, save_checkpoint
 from tests.helpers.models import randomize, tiny_meta
 

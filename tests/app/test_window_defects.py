@@ -16,7 +16,7 @@ from PySide6.QtCore import QSettings, Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-from app.main_window import MainWindow
+from app.window.main_window import MainWindow
 from fcn_core import SAMPLES, FCNBundle, Workspace, class_fractions, save_checkpoint
 from fcn_core.model.palette import VOC_CLASSES
 from tests.helpers.models import randomize, tiny_meta

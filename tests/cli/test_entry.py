@@ -149,7 +149,7 @@ def test_in_a_fresh_process(images):
 
 
 def test_background_job_prints_a_traceback_only_when_debugging(qapp, monkeypatch, capsys):
-    from app.tasks import JobContext, _Job, _JobSignals
+    from app.services.tasks import JobContext, _Job, _JobSignals
 
     def job(ctx):
         raise ValueError("not an image: x.jpg")

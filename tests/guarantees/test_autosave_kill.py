@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from app.editor import AUTOSAVE_MS
+from app.editing.editor import AUTOSAVE_MS
 from fcn_core import FCNBundle, LabelDocument, Workspace, read_label_png, save_checkpoint
 from fcn_core.storage.atomic import remove_stale_temps
 from fcn_core.model.palette import voc_colormap

@@ -20,7 +20,7 @@ import numpy as np
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
 
-from app.main_window import MainWindow
+from app.window.main_window import MainWindow
 
 
 def main(model: str, folder: str, strokes: int, start: int = 0, autosave_ms: int | None = None,

@@ -34,6 +34,27 @@ def test_history_is_bounded():
     assert 1 <= len(doc.undo_stack) < 30
 
 
+def test_as_made_holds_only_while_no_stroke_stands():
+    doc = LabelDocument(np.zeros((20, 20), np.uint8), n_class=5)
+    assert doc.as_made
+    doc.begin_stroke("brush")
+    doc.paint(index=np.arange(10), value=2)
+    assert not doc.as_made  # a stroke under way
+    doc.end_stroke()
+    doc.paint(index=np.arange(30, 40), value=3)
+    assert not doc.as_made
+    assert doc.undo() and not doc.as_made
+    assert doc.undo() and doc.as_made  # every stroke taken back
+    assert doc.redo() and not doc.as_made
+    # a history that forgot its oldest strokes can never be undone back to the start
+    small = LabelDocument(np.zeros((100, 100), np.uint8), n_class=5, history_bytes=2_000)
+    for i in range(5):
+        small.paint(index=np.arange(i * 300, i * 300 + 300), value=1)
+    while small.undo():
+        pass
+    assert not small.as_made and (small.labels == 1).any()
+
+
 def test_tools_masks():
     m, (x0, y0) = disc_mask((20, 20), 10, 10, 3)
     assert m.sum() in range(25, 35) and (x0, y0) == (7, 7)

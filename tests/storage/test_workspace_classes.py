@@ -49,6 +49,15 @@ def test_same_classes_load_as_saved_with_the_revision(image):
     assert np.array_equal(labels, doc.labels) and np.array_equal(verified, doc.verified)
 
 
+def test_remove_forgets_the_labels_and_a_second_remove_is_harmless(image):
+    ws, _ = _save(image)
+    assert ws.has(image) and ws.verified_share(image) is not None
+    ws.remove(image)
+    assert not ws.has(image) and ws.verified_share(image) is None and ws.load(image, (12, 16), DEMO) is None
+    assert not ws.verified_path(image).exists() and not ws.state_path(image).exists()
+    ws.remove(image)
+
+
 def test_a_superset_in_another_order_maps_pixels_by_name(image):
     ws, doc = _save(image)
     saved = ws.load_labels(image, (12, 16), SUPERSET)

@@ -31,7 +31,7 @@ class LabelSession(QObject):
     """Owns the label document of the image being corrected and writes it to its workspace."""
 
     changed = Signal(object)    # dirty rect (x0, y0, x1, y1)
-    saved = Signal(object)      # Path of the image whose labels were written
+    saved = Signal(object)      # Path of the image whose labels were written (or removed: every stroke undone)
     saveFailed = Signal(str)
     historyChanged = Signal()   # undo/redo availability or names may have changed
     opened = Signal(object)     # Path, or None when closed
@@ -51,7 +51,10 @@ class LabelSession(QObject):
         self._kept: dict[Path, _Unsaved] = {}  # images left with edits a failed save could not write
         # the document left for a model change, with its undo history, taken back if the same image reopens
         # under the same classes and its saved revision is still the one on disk
-        self._held: tuple[Path, LabelDocument, tuple[str, ...]] | None = None
+        self._held: tuple[Path, LabelDocument, tuple[str, ...], bool] | None = None
+        # the document began as the model's prediction (nothing saved): with every stroke undone it is no
+        # correction, and its saved files are removed rather than kept as a "0 % verified" correction
+        self._from_prediction = False
         self._failing = False  # a save failed and none has succeeded since: tell once, retry quietly
         self.last_failure = ""
         self.save_timer = QTimer(self)
@@ -81,7 +84,9 @@ class LabelSession(QObject):
                 raise ValueError(f"The edits of {path.name} made with the previous model are not saved yet; "
                                  "free space or fix permissions, then open it again.")
             doc, saved_revision = self._kept.pop(path).doc, -1  # still to be written
+            from_prediction = False
         else:
+            from_prediction = False
             ws = self.workspace(path)
             other = ws.other_source(path) if self.workspace_root is not None else None
             if other is not None:
@@ -90,9 +95,11 @@ class LabelSession(QObject):
             saved = ws.load_labels(path, image.shape[:2], tuple(classes))  # may raise: the session stays closed
             if saved is None:
                 doc = LabelDocument(predictions[start_variant].labels, None, n_class=len(classes))
+                from_prediction = True
             elif (held is not None and held[0] == path and held[2] == tuple(classes) and not saved.mapped
                   and held[1].shape == image.shape[:2] and saved.revision == held[1].revision):
                 doc = held[1]  # what is on disk, with the strokes that made it still undoable
+                from_prediction = held[3]
             else:
                 doc = LabelDocument(saved.labels, saved.verified, n_class=len(classes))
                 doc.revision = saved.revision
@@ -101,6 +108,7 @@ class LabelSession(QObject):
         self.path, self.image, self.predictions = path, image, predictions
         self.classes, self.palette = tuple(classes), palette
         self.doc = doc
+        self._from_prediction = from_prediction
         self.mapped_from = mapped_from
         doc.subscribe(self._doc_changed)
         self._saved_revision = saved_revision
@@ -123,7 +131,7 @@ class LabelSession(QObject):
             self.save_timer.start(RETRY_MS)
         if doc is not None:
             doc.unsubscribe(self._doc_changed)
-        self._held = (path, doc, self.classes) if keep_history and doc is not None and path is not None \
+        self._held = (path, doc, self.classes, self._from_prediction) if keep_history and doc is not None and path is not None \
             and path not in self._kept else None
         was_open = self.doc is not None
         self.doc = None
@@ -187,7 +195,9 @@ class LabelSession(QObject):
                 self.save_timer.start(AUTOSAVE_MS)
                 return False
             revision = doc.revision
-            if self._write(path, self.workspace(path), doc, self.palette, self.classes):
+            undone = self._from_prediction and doc.as_made  # every stroke taken back: no correction
+            written = self._write(path, self.workspace(path), None if undone else doc, self.palette, self.classes)
+            if written:
                 self._saved_revision = revision
                 self.unsaved = False
             else:
@@ -196,14 +206,18 @@ class LabelSession(QObject):
             self.save_timer.start(RETRY_MS)
         return ok
 
-    def _write(self, path: Path, workspace: Workspace, doc: LabelDocument, palette: np.ndarray,
+    def _write(self, path: Path, workspace: Workspace, doc: LabelDocument | None, palette: np.ndarray,
                classes: tuple[str, ...]) -> bool:
+        """Save ``doc`` as ``path``'s labels (None: remove them); False, said once, when the disk refuses."""
         try:
-            workspace.save(path, doc, palette, classes)
+            if doc is None:
+                workspace.remove(path)
+            else:
+                workspace.save(path, doc, palette, classes)
         except OSError as e:
             if not self._failing:
                 self._failing = True
-                self.last_failure = (f"Could not save the labels of {path.name}: {e.strerror or e}. Your edits "
+                self.last_failure = (f"Could not {'save' if doc is not None else 'remove'} the labels of {path.name}: {e.strerror or e}. Your edits "
                                      "are kept in memory; free space or fix permissions and they will be saved.")
                 self.saveFailed.emit(self.last_failure)
             return False

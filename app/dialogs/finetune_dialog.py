@@ -9,14 +9,14 @@ from typing import TYPE_CHECKING
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import (QCheckBox, QDialog, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
-                               QProgressBar, QPushButton, QSpinBox, QTableWidget, QTableWidgetItem, QVBoxLayout,
+from PySide6.QtWidgets import (QCheckBox, QDialog, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel, QProgressBar,
+                               QPushButton, QSpinBox, QTableWidget, QTableWidgetItem, QToolButton, QVBoxLayout,
                                QWidget)
 
 from fcn_core import FINETUNE_ITERATIONS, FINETUNE_LR
 
-from .model_service import ModelService
-from .tasks import JobContext
+from ..services.model_service import ModelService
+from ..services.tasks import JobContext
 
 if TYPE_CHECKING:  # fcn_core.training.finetune loads torch: imported when a fine-tune starts, not with the window
     from fcn_core.training.finetune import FineTuneResult
@@ -66,6 +66,14 @@ def before_after_table(result: "FineTuneResult", classes: tuple[str, ...]) -> QT
     return table
 
 
+class StepAxis(pg.AxisItem):
+    """An axis of step numbers: whole steps only (a short run would otherwise show step 2.5)."""
+
+    def tickValues(self, minVal, maxVal, size):  # noqa: N802 - pyqtgraph's name
+        levels = super().tickValues(minVal, maxVal, size)
+        return [(max(1.0, spacing), [v for v in values if float(v).is_integer()]) for spacing, values in levels]
+
+
 class FineTuneDialog(QDialog):
     """Settings (steps, learning rate, verified pixels only under "Advanced"), then Start: the loss curve and
     progress, Cancel. Emits ``finished_with`` when the new model should be loaded, and ``resegment`` or
@@ -85,6 +93,7 @@ class FineTuneDialog(QDialog):
         self.started_from = ", ".join(p.name for p in service.weights) or None
         self.result: FineTuneResult | None = None
         self.ctx: JobContext | None = None
+        self.corrected = corrected
         n_held = max(1, int(round(0.2 * corrected)))  # the export's val fraction
         held = f"{n_held} {'is' if n_held == 1 else 'are'} held out to measure before and after"
         self.intro = QLabel(
@@ -103,24 +112,27 @@ class FineTuneDialog(QDialog):
         self.lr.setValue(FINETUNE_LR)
         self.only_verified = QCheckBox("Train on verified pixels only")
         self.only_verified.setToolTip("By default the unverified pixels of a saved image train as they are")
-        self.advanced = QGroupBox("Advanced")
+        # a disclosure arrow, not a checkable group box (folded, that is an empty frame): the defaults are the
+        # recipe scripts/bench_finetune.py measured, so the settings stay out of sight until asked for
+        self.advanced = QToolButton()
+        self.advanced.setText("Advanced")
         self.advanced.setCheckable(True)
-        self.advanced.setChecked(False)  # folded: the defaults are the recipe scripts/bench_finetune.py measured
+        self.advanced.setAutoRaise(True)
+        self.advanced.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.advanced.setArrowType(Qt.ArrowType.RightArrow)
         self.advanced_body = QWidget()
         form = QFormLayout(self.advanced_body)
-        form.setContentsMargins(0, 0, 0, 0)
+        form.setContentsMargins(18, 0, 0, 0)
         form.addRow("Steps", self.steps)
         form.addRow("Learning rate", self.lr)
         form.addRow(self.only_verified)
-        box = QVBoxLayout(self.advanced)
-        box.addWidget(self.advanced_body)
         self.advanced.toggled.connect(self._fold)
         self.advanced_body.setVisible(False)
         self.progress = QProgressBar()
         self.progress.setVisible(False)
         self.label = QLabel("")
         self.label.setWordWrap(True)
-        self.plot = pg.PlotWidget(background="w")
+        self.plot = pg.PlotWidget(background="w", axisItems={"bottom": StepAxis(orientation="bottom")})
         self.plot.setLabel("bottom", "step")
         self.plot.setLabel("left", "loss")
         self.plot.setMinimumHeight(160)
@@ -147,7 +159,7 @@ class FineTuneDialog(QDialog):
         self.buttons.addWidget(self.start_button)
         self.buttons.addWidget(self.cancel_button)
         self.body = QVBoxLayout(self)
-        for w in (self.intro, self.advanced, self.progress, self.label, self.plot):
+        for w in (self.intro, self.advanced, self.advanced_body, self.progress, self.label, self.plot):
             self.body.addWidget(w)
         self.body.addLayout(self.buttons)
         if self.bundle is None:
@@ -155,6 +167,7 @@ class FineTuneDialog(QDialog):
             self.start_button.setEnabled(False)
 
     def _fold(self, open_: bool) -> None:
+        self.advanced.setArrowType(Qt.ArrowType.DownArrow if open_ else Qt.ArrowType.RightArrow)
         self.advanced_body.setVisible(open_)
         self.adjustSize()
 
@@ -174,12 +187,14 @@ class FineTuneDialog(QDialog):
                                            progress=lambda s, n, loss: ctx.progress(s, n, f"{loss:.6g}"))
 
         self.advanced.setVisible(False)  # the settings go into the status line, the curve takes their place
+        self.advanced_body.setVisible(False)
         self.start_button.setVisible(False)
         self.progress.setRange(0, steps)
         self.progress.setValue(0)
         self.progress.setVisible(True)
         self.plot.setVisible(True)
-        self.label.setText("Exporting the corrections and measuring the model on the held-out ones…")
+        self.label.setText("Exporting the corrections and measuring the model on the held-out ones…" if self.corrected > 1
+                           else "Exporting the correction…")
         self.cancel_button.setText("Cancel")
         self.cancel_button.clicked.disconnect()
         self.ctx = self.service.runner.submit(job, self._done, self._failed, self._progress, self._cancelled)

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QListWidget, QListWidgetItem, QStyledItemDelegate,
 
 from fcn_core import UNCERTAINTY_MEASURES, Uncertainty, most_uncertain
 
-from .thumbnails import ThumbnailLoader, square_image
+from ..services.thumbnails import ThumbnailLoader, square_image
 
 THUMB = 48
 

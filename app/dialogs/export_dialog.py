@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (
 
 from fcn_core import EXPORT_FORMATS, export_owns
 
-from .workspace_place import default_export_folder
+from ..editing.workspace_place import default_export_folder
 
 
 @dataclass(frozen=True)

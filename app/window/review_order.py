@@ -11,8 +11,8 @@ from PySide6.QtWidgets import QStatusBar
 from fcn_core import UNCERTAINTY_MEASURES
 
 from .actions import Actions
-from .file_list import FileList
-from .model_service import ModelService
+from ..views.file_list import FileList
+from ..services.model_service import ModelService
 
 
 class ReviewOrder(QObject):

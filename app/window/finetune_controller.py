@@ -11,8 +11,8 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QWidget
 
 from fcn_core import FINETUNE_ITERATIONS
 
-from .change_dialog import ChangeDialog
-from .finetune_dialog import FineTuneDialog
+from ..dialogs.change_dialog import ChangeDialog
+from ..dialogs.finetune_dialog import FineTuneDialog
 
 if TYPE_CHECKING:
     from .correction_controller import CorrectionController

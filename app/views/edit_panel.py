@@ -6,7 +6,7 @@ import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QCheckBox, QComboBox, QFormLayout, QGroupBox, QLabel, QPushButton, QSlider
 
-from .editor import Editor
+from ..editing.editor import Editor
 from .legend import swatch
 
 

@@ -1,6 +1,6 @@
 """The main window's signal wiring: which action, widget, state change and model event drives what.
 
-Kept apart from :mod:`app.main_window` so that the window's behaviour and its wiring read separately.
+Kept apart from :mod:`app.window.main_window` so that the window's behaviour and its wiring read separately.
 """
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING
 
 from fcn_core import DEMO_MODEL
 
-from .display import MODES
-from .public_weights_dialog import open_public_weights
-from .task_bar import FOLDER_TASK
+from ..views.display import MODES
+from ..dialogs.public_weights_dialog import open_public_weights
+from ..views.task_bar import FOLDER_TASK
 
 if TYPE_CHECKING:
     from .main_window import MainWindow

@@ -10,8 +10,8 @@ from PySide6.QtCore import QObject
 from fcn_core import import_labels
 
 from .correction_controller import CorrectionController
-from .import_dialog import ImportDialog, ImportRequest
-from .tasks import JobContext
+from ..dialogs.import_dialog import ImportDialog, ImportRequest
+from ..services.tasks import JobContext
 
 IMPORT_TASK = "importing"
 

@@ -7,7 +7,7 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMainWindow, QMenu, QMenuBar, QToolBar
 
 from .actions import Actions, set_edit_shortcuts, undo_actions
-from .editor import Editor
+from ..editing.editor import Editor
 
 
 def build_menus(bar: QMenuBar, a: Actions, editor: Editor, window: QMainWindow

@@ -7,13 +7,13 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDockWidget, QLabel, QStackedWidget, QVBoxLayout, QWidget
 
-from .compare_view import CompareView
-from .display_panel import DisplayPanel
-from .file_list import FileList
+from ..views.compare_view import CompareView
+from ..views.display_panel import DisplayPanel
+from ..views.file_list import FileList
 from .finetune_controller import FolderModelOffer
-from .single_view import SingleView
-from .skip_view import SkipView
-from .task_bar import TaskBar
+from ..views.single_view import SingleView
+from ..views.skip_view import SkipView
+from ..views.task_bar import TaskBar
 
 if TYPE_CHECKING:
     from .main_window import MainWindow

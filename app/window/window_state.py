@@ -12,8 +12,8 @@ from PySide6.QtCore import QObject, Signal
 
 from fcn_core import ModelMeta, SkipFusion
 
-from .display import DisplaySettings
-from .model_service import ImageResult
+from ..views.display import DisplaySettings
+from ..services.model_service import ImageResult
 
 VIEWS = ("single", "compare", "skips")
 

@@ -13,15 +13,15 @@ from PySide6.QtWidgets import QDialog, QFileDialog, QStatusBar, QWidget
 from fcn_core import class_fractions, export_dataset, export_said
 
 from .actions import Actions, set_edit_shortcuts
-from .edit_panel import EditPanel
-from .editor import Editor
-from .export_dialog import ExportDialog, ExportRequest
-from .file_list import FileList
-from .legend import ClassLegend
-from .model_service import ModelService
-from .single_view import SingleView
-from .task_bar import EXPORT_TASK, TaskBar
-from .tasks import JobContext
+from ..views.edit_panel import EditPanel
+from ..editing.editor import Editor
+from ..dialogs.export_dialog import ExportDialog, ExportRequest
+from ..views.file_list import FileList
+from ..views.legend import ClassLegend
+from ..services.model_service import ModelService
+from ..views.single_view import SingleView
+from ..views.task_bar import EXPORT_TASK, TaskBar
+from ..services.tasks import JobContext
 from .window_settings import WindowSettings
 from .window_state import WindowState
 
@@ -152,7 +152,9 @@ class CorrectionController(QObject):
         doc = c.editor.doc
         if path == c.editor.path:
             c.edit_panel.status.setText(f"saved {path.name}")
-            if doc is not None:
+            if not c.editor.workspace(path).has(path):  # every stroke undone: no correction any more
+                c.files.set_correction(path, None)
+            elif doc is not None:
                 c.files.set_correction(path, float(doc.verified.mean()) if doc.verified.size else 0.0)
         else:  # a kept document landed at last
             c.files.set_correction(path, c.editor.workspace(path).verified_share(path))

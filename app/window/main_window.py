@@ -17,18 +17,18 @@ from fcn_core import (FINETUNE_ITERATIONS, ImageReadError, ModelMeta, SkipFusion
 from .actions import follow_history, make_actions, set_class_names
 from .correction_controller import Collaborators, CorrectionController
 from .import_controller import ImportController
-from .editor import Editor
+from ..editing.editor import Editor
 from .finetune_controller import FineTuneController
 from .window_bars import build_menus, build_toolbars
 from .window_layout import build_docks, build_status, build_views
 from .window_wiring import wire
-from .gui_gc import collect_in_gui_thread
-from .model_service import ImageResult, ModelService
-from .panes import pixel_at
-from .readout import pixel_readout
-from .saved_labels import SavedLabelsCache
+from ..services.gui_gc import collect_in_gui_thread
+from ..services.model_service import ImageResult, ModelService
+from ..views.panes import pixel_at
+from ..views.readout import pixel_readout
+from ..editing.saved_labels import SavedLabelsCache
 from .review_order import ReviewOrder
-from .task_bar import FOLDER_TASK, OPEN_TASK
+from ..views.task_bar import FOLDER_TASK, OPEN_TASK
 from .window_settings import WindowSettings
 from .window_state import VIEWS, WindowState
 
@@ -185,7 +185,7 @@ class MainWindow(QMainWindow):
         self.show_path(good[0])
 
     def _say_where_corrections_go(self, path: Path) -> None:
-        from .workspace_place import default_workspace
+        from ..editing.workspace_place import default_workspace
 
         if self.editor.session.workspace_root is None:
             ws, why = default_workspace(path.parent)
@@ -381,7 +381,7 @@ class MainWindow(QMainWindow):
 
     # the correction workflow, as scripts and tests call it ---------------------------------------
     def export_to(self, out: Path, only_verified: bool = False, overwrite: bool = False):
-        from .export_dialog import ExportRequest
+        from ..dialogs.export_dialog import ExportRequest
 
         return self.corrections.export(ExportRequest(Path(out), overwrite, 0.2, only_verified))
 

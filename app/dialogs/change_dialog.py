@@ -10,9 +10,9 @@ from PySide6.QtWidgets import QDialog, QLabel, QVBoxLayout
 
 from fcn_core import Engine, LabelChanges, label_changes, load_bundle, read_image
 
-from .overlay import colorize
-from .panes import ImagePane, PaneGrid
-from .tasks import JobContext, TaskRunner
+from ..views.overlay import colorize
+from ..views.panes import ImagePane, PaneGrid
+from ..services.tasks import JobContext, TaskRunner
 
 CHANGED_RGBA = (230, 30, 60, 230)
 

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QDialog, QFormLayout, QHBoxLay
 from fcn_core.weights import (MIRROR_ENV, DownloadCancelled, Fetched, PublicWeights, cached_weights,
                               fetch_public_weights, public_weights, weights_cache_dir)
 
-from .tasks import Cancelled, JobContext, TaskRunner
+from ..services.tasks import Cancelled, JobContext, TaskRunner
 
 COLUMNS = ("Name", "Net", "Format", "Size", "In the cache")
 

@@ -6,7 +6,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QComboBox, QFormLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
 from .edit_panel import EditPanel
-from .editor import Editor
+from ..editing.editor import Editor
 from .legend import ClassLegend
 
 
