@@ -16,6 +16,7 @@ from fcn_core import ScoreMap, SkipFusion
 
 from .panes import ImagePane, PaneGrid
 
+HOVER_HINT = "Hover a map to read its values."
 # (map, pane title, name in the readout); titles are short so that four columns fit a 1024×700 window
 LAYOUT: tuple[tuple[tuple[str, str, str], ...], ...] = (
     (("score_fr", "conv7 · stride 32", "conv7 scores"), ("score_pool4c", "pool4 · stride 16", "pool4 scores"),
@@ -63,7 +64,7 @@ class SkipView(QWidget):
         self.note = QLabel()
         self.note.setWordWrap(True)
         self.note.setVisible(False)
-        self.readout = QLabel("Hover a map to read its values.")
+        self.readout = QLabel(HOVER_HINT)
         self.readout.setWordWrap(True)
         top = QHBoxLayout()
         top.addWidget(QLabel("Class:"))
@@ -160,7 +161,7 @@ class SkipView(QWidget):
             for item in self.items.values():
                 item.clear()
             self.title.setText("")
-            self.readout.setText("Hover a map to read its values.")
+            self.readout.setText(HOVER_HINT)
             return
         cls = self.current_class
         final = f.steps["final"]
@@ -192,12 +193,16 @@ class SkipView(QWidget):
         self._read(self._hover)  # the readout follows the class and the image, not only the mouse
 
     def _hovered(self, pos) -> None:
-        if pos is not None:
-            self._hover = pos
-            self._read(pos)
+        self._hover = pos
+        self._read(pos)
 
     def _read(self, pos) -> None:
-        if pos is None or not self.maps:
+        """The values under ``pos`` (image pixels); off the image (the maps' edge cells reach past it) or
+        with the mouse gone, the hint."""
+        final = self.maps.get("final")
+        h, w = final.values.shape[-2:] if final is not None else (0, 0)
+        if pos is None or not (0 <= pos[0] < w and 0 <= pos[1] < h):
+            self.readout.setText(HOVER_HINT)
             return
         cls = self.current_class
         parts = []

@@ -316,6 +316,8 @@ class MainWindow(QMainWindow):
             return
         n = meta.n_class
         self.legend.set_fractions(r.class_fractions(self.variant, n))
+        if self._hover_pos is not None:  # the status line names the head and result now shown, not the last ones
+            self._hovered(self._hover_pos)
         if self.view == "single":
             self.single.show_result(r, self.variant, self.palette, self.display, n)
             if self.editing:

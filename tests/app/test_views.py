@@ -8,13 +8,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from PySide6.QtCore import QPointF, QSettings, Qt
+from PySide6.QtCore import QEvent, QPointF, QSettings, Qt
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QFileDialog
+from PySide6.QtWidgets import QApplication, QFileDialog
 
+from app.views.skip_view import HOVER_HINT
 from app.window.main_window import MainWindow
 from fcn_core import FCNBundle, save_checkpoint
 from tests.helpers.models import randomize, tiny_meta
+from tests.helpers.mouse import move
 
 
 def _window(qtbot, tmp_path: Path, variants=("32s", "16s", "8s")) -> MainWindow:
@@ -69,6 +71,26 @@ def test_skip_readout_names_the_class_and_follows_a_class_change(qtbot, window):
     expected = skips.maps["final"].values[skips.current_class, int(y), int(x)]
     assert f"final: {expected:+.3f}" in skips.readout.text()
 
+
+
+def test_skip_readout_reads_only_inside_the_image_and_clears_when_the_mouse_leaves(qtbot, window):
+    _skips(qtbot, window)
+    skips = window.skips
+    pane = skips.panes["final"]
+    _hover(qtbot, skips.grid, pane, 40, 30)
+    assert "final:" in skips.readout.text()
+    _hover(qtbot, skips.grid, pane, -6, 30)  # the padded edge cells of the coarse maps reach past the image
+    assert skips.readout.text() == HOVER_HINT
+    _hover(qtbot, skips.grid, pane, 40, 30)
+    QApplication.sendEvent(skips.grid, QEvent(QEvent.Type.Leave))  # the mouse leaves the maps
+    assert skips.readout.text() == HOVER_HINT
+
+
+def test_the_status_line_follows_a_head_change_under_a_still_mouse(qtbot, window):
+    move(qtbot, window, 30, 20)
+    qtbot.waitUntil(lambda: "FCN-8s" in window.position_label.text(), timeout=3000)
+    QTest.keyClick(window, Qt.Key.Key_1)  # FCN-32s; the mouse does not move
+    assert "FCN-32s" in window.position_label.text() and "FCN-8s" not in window.position_label.text()
 
 def test_skip_view_shows_only_the_panels_a_variant_has(qtbot, window):
     _skips(qtbot, window)
