@@ -93,9 +93,9 @@ class Editor(QObject):
         self.tools.reset()
         self.session.open(path, image, predictions, classes, palette, start_variant)
 
-    def close(self, keep_history: bool = False) -> None:
+    def close(self) -> None:
         self.tools.reset()
-        self.session.close(keep_history)
+        self.session.close()
         self.refusal = ""
 
     def save(self) -> bool:

@@ -3,6 +3,7 @@ keep and retry what a failed save could not write. The document's own history is
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +16,24 @@ from .workspace_place import default_workspace
 
 AUTOSAVE_MS = 400
 RETRY_MS = 5000  # after a failed save
+# closed documents kept with their undo history, so that going back to an image (or a fine-tuned model with
+# the same classes) can still undo its strokes: the most recent ones, within a memory budget
+RECENT_DOCUMENTS = 8
+RECENT_BYTES = 512 * 2**20
+
+
+@dataclass
+class _Closed:
+    """A saved document left with its history, and what reopening it must match."""
+
+    doc: LabelDocument
+    classes: tuple[str, ...]
+    from_prediction: bool
+
+    @property
+    def nbytes(self) -> int:
+        d = self.doc
+        return d.labels.nbytes + d.verified.nbytes + sum(a.nbytes for a in (*d.undo_stack, *d.redo_stack))
 
 
 @dataclass
@@ -49,9 +68,9 @@ class LabelSession(QObject):
         self.workspace_root: Path | None = None  # None: the workspace beside each image's folder
         self.unsaved = False
         self._kept: dict[Path, _Unsaved] = {}  # images left with edits a failed save could not write
-        # the document left for a model change, with its undo history, taken back if the same image reopens
-        # under the same classes and its saved revision is still the one on disk
-        self._held: tuple[Path, LabelDocument, tuple[str, ...], bool] | None = None
+        # recently closed documents with their undo history, taken back when the same image reopens under the
+        # same classes and what is on disk is still exactly what they hold
+        self._recent: OrderedDict[Path, _Closed] = OrderedDict()
         # the document began as the model's prediction (nothing saved): with every stroke undone it is no
         # correction, and its saved files are removed rather than kept as a "0 % verified" correction
         self._from_prediction = False
@@ -75,8 +94,8 @@ class LabelSession(QObject):
         workspace (mapped to ``classes`` by name), else the prediction as a starting point. Raises ValueError
         (nothing changed) for saved labels that do not fit."""
         path = Path(path)
-        held = self._held
         self.close()  # saved (or kept) first, so reopening the same image reads what was just written
+        held = self._recent.pop(path, None)
         kept = self._kept.get(path)
         mapped_from = None
         if kept is not None:
@@ -96,10 +115,9 @@ class LabelSession(QObject):
             if saved is None:
                 doc = LabelDocument(predictions[start_variant].labels, None, n_class=len(classes))
                 from_prediction = True
-            elif (held is not None and held[0] == path and held[2] == tuple(classes) and not saved.mapped
-                  and held[1].shape == image.shape[:2] and saved.revision == held[1].revision):
-                doc = held[1]  # what is on disk, with the strokes that made it still undoable
-                from_prediction = held[3]
+            elif held is not None and self._still_on_disk(held, saved, tuple(classes)):
+                doc = held.doc  # what is on disk, with the strokes that made it still undoable
+                from_prediction = held.from_prediction
             else:
                 doc = LabelDocument(saved.labels, saved.verified, n_class=len(classes))
                 doc.revision = saved.revision
@@ -119,10 +137,25 @@ class LabelSession(QObject):
         self.historyChanged.emit()
         self.changed.emit((0, 0, image.shape[1], image.shape[0]))
 
-    def close(self, keep_history: bool = False) -> None:
+    @staticmethod
+    def _still_on_disk(held: _Closed, saved, classes: tuple[str, ...]) -> bool:
+        """Whether the saved labels are exactly the closed document (not changed since by an import, another
+        workspace or a fine-tune's different classes)."""
+        doc = held.doc
+        return (held.classes == classes and not saved.mapped and saved.revision == doc.revision
+                and saved.labels.shape == doc.shape and np.array_equal(saved.labels, doc.labels)
+                and np.array_equal(saved.verified, doc.verified))
+
+    def _remember(self, path: Path, closed: _Closed) -> None:
+        self._recent[path] = closed
+        self._recent.move_to_end(path)
+        while self._recent and (len(self._recent) > RECENT_DOCUMENTS
+                                or sum(c.nbytes for c in self._recent.values()) > RECENT_BYTES):
+            self._recent.popitem(last=False)
+
+    def close(self) -> None:
         """Leave the current image: its edits are saved, or kept in memory (and retried) when the save fails.
-        With ``keep_history`` (a model change) the saved document is held, so that reopening the image under
-        the same classes brings back its undo history."""
+        The saved document is remembered with its undo history for when the image is opened again."""
         doc, path = self.doc, self.path
         if doc is not None:
             doc.end_stroke()
@@ -131,8 +164,8 @@ class LabelSession(QObject):
             self.save_timer.start(RETRY_MS)
         if doc is not None:
             doc.unsubscribe(self._doc_changed)
-        self._held = (path, doc, self.classes, self._from_prediction) if keep_history and doc is not None and path is not None \
-            and path not in self._kept else None
+        if doc is not None and path is not None and path not in self._kept:
+            self._remember(path, _Closed(doc, self.classes, self._from_prediction))
         was_open = self.doc is not None
         self.doc = None
         self.path = None
@@ -151,6 +184,7 @@ class LabelSession(QObject):
         """Save corrections in ``folder`` from now on (None: beside each image); edits a failed save kept,
         and the current image's unsaved ones, go there."""
         self.workspace_root = folder
+        self._recent.clear()  # other files: nothing remembered describes them
         for path, kept in self._kept.items():
             kept.workspace = self.workspace(path)
         if self.unsaved:

@@ -62,7 +62,7 @@ class CorrectionController(QObject):
         self._legend_timer.timeout.connect(self.update_legend)
         s, e = c.state, c.editor
         s.editingChanged.connect(self._editing_changed)
-        s.resultChanged.connect(lambda _r: self.open_in_editor() if s.editing else None)
+        s.resultChanged.connect(self._result_changed)
         s.variantChanged.connect(self._variant_changed)
         s.displayChanged.connect(lambda _d: self.show_labels() if s.editing else None)
         e.changed.connect(self._labels_changed)
@@ -95,6 +95,21 @@ class CorrectionController(QObject):
     def palette(self):
         meta = self.c.state.meta
         return meta.palette() if meta is not None else None
+
+    def _result_changed(self, result) -> None:
+        """Edit the image on screen, never another: the moment another image (or none) is shown, the open
+        document is saved and closed, so that a stroke made while the next image is read or segmented (or
+        after that was cancelled) cannot land in the previous image's labels."""
+        c = self.c
+        if not c.state.editing:
+            return
+        if c.editor.path is not None and (result is None or result.path != c.editor.path):
+            c.editor.close()
+            c.single.show_labels(None, self.palette, c.state.display)
+        if result is None and c.state.path is not None:
+            c.editor.refusal = (f"{c.state.path.name} is not segmented yet: painting starts when its labels are shown "
+                                "(a cancelled image is segmented again when you open it again).")
+        self.open_in_editor()
 
     def open_in_editor(self) -> None:
         """Open the current image's labels (its saved corrections, mapped to the model's classes by name, or

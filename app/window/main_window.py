@@ -119,8 +119,8 @@ class MainWindow(QMainWindow):
         self.model_label.setText(self._model_text)
         self._dismiss_messages(MODEL_FAILED)  # an earlier failed load's box no longer describes the window
         # saved first; reopened with the new model's classes when its result arrives (with its undo history
-        # when the classes are the same: a fine-tuned model must not take the person's strokes back from them)
-        self.editor.close(keep_history=True)
+        # when the classes are the same: a fine-tuned model must not take the person's strokes from them)
+        self.editor.close()
         self.saved_labels.clear()
         self.state.set_meta(meta)
         if self.current_path is not None:

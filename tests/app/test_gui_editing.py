@@ -10,7 +10,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog
 
 from app.views.overlay import outline_index
-from fcn_core import FCNBundle, Workspace, save_checkpoint
+from fcn_core import FCNBundle, LabelDocument, Workspace, save_checkpoint
 from fcn_core.storage.export import read_exported_item
 from tests.helpers.mouse import click, drag
 from tests.helpers.faults import disk_full_after, full_workspace_disk, leftovers
@@ -41,6 +41,32 @@ def test_brush_stroke_paints_one_undo_step(qtbot, win):
 
 
 
+
+
+def test_going_back_to_an_image_brings_back_its_undo_history_unless_its_labels_changed_meanwhile(qtbot, win):
+    first, ws = win.editor.path, Workspace.beside(win.editor.path.parent)
+    qtbot.keyClick(win, Qt.Key.Key_3)
+    win.edit_panel.set_radius(3)
+    drag(qtbot, win, [(10, 30), (30, 30)])
+    painted = win.editor.doc.labels.copy()
+    win.actions.plain["next"].trigger()
+    qtbot.waitUntil(lambda: win.editor.path is not None and win.editor.path != first, timeout=20000)
+    second = win.editor.path
+    win.actions.plain["prev"].trigger()
+    qtbot.waitUntil(lambda: win.editor.path == first, timeout=20000)
+    assert np.array_equal(win.editor.doc.labels, painted) and win.undo_action.text() == "&Undo brush stroke"
+    qtbot.keyClick(win, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert not win.editor.doc.verified.any()
+    # labels written behind the window's back (an import) are what reopening shows, with no old history to undo
+    qtbot.keyClick(win, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    win.actions.plain["next"].trigger()
+    qtbot.waitUntil(lambda: win.editor.path == second, timeout=20000)
+    imported = LabelDocument(np.full((60, 80), 4, np.uint8), None, n_class=5)
+    imported.revision = ws.saved_revision(first)  # the same count: only the pixels tell them apart
+    ws.save(first, imported, win.palette, win.meta.classes)
+    win.actions.plain["prev"].trigger()
+    qtbot.waitUntil(lambda: win.editor.path == first, timeout=20000)
+    assert (win.editor.doc.labels == 4).all() and not win.undo_action.isEnabled()
 
 def _load_weights_through_the_menu(qtbot, win, monkeypatch, path) -> None:
     before = win.meta

@@ -201,6 +201,35 @@ def test_cancel_stops_a_big_image_and_the_window_goes_on(qtbot, tmp_path, files,
     wait_result(qtbot, w, small)
 
 
+
+def test_a_stroke_while_the_next_image_segments_or_after_a_cancel_lands_in_no_image(qtbot, tmp_path, files, monkeypatch):
+    """Painting on the image on screen must never write into the previous image's labels: the editor leaves
+    it the moment another image is shown, and a press meanwhile says why nothing is painted."""
+    folder, model = files
+    w = window(qtbot, tmp_path, model)
+    first = folder / "p0.png"
+    open_with_dialog(qtbot, w, monkeypatch, [first])
+    wait_result(qtbot, w, first)
+    start_editing(qtbot, w)
+    dab(qtbot, w, Qt.Key.Key_2)
+    ws = Workspace.beside(folder)
+    qtbot.waitUntil(lambda: ws.has(first), timeout=5000)
+    saved = ws.load(first, (60, 80), N_CLASS)[0].copy()
+    slow_tiles(w, monkeypatch, 0.4)
+    big = big_image(tmp_path)
+    open_with_dialog(qtbot, w, monkeypatch, [big])
+    assert w.editor.doc is None and "p0.png" not in w.edit_panel.status.text()
+    qtbot.waitUntil(lambda: w.tasks.row("opening") is not None and "tiles" in w.tasks.row("opening").bar.format(),
+                    timeout=10000)
+    dab(qtbot, w, Qt.Key.Key_3, 20, 20)  # while it segments
+    assert "Nothing was painted: big.png is not segmented yet" in w.statusBar().currentMessage()
+    w.tasks.row("opening").cancel_button.click()
+    qtbot.waitUntil(lambda: "Stopped segmenting big.png" in w.statusBar().currentMessage(), timeout=10000)
+    dab(qtbot, w, Qt.Key.Key_3, 20, 20)  # after the cancel, on the big image still on screen
+    assert w.editor.doc is None and "Nothing was painted" in w.statusBar().currentMessage()
+    w.editor.save()
+    assert np.array_equal(ws.load(first, (60, 80), N_CLASS)[0], saved) and not ws.has(big)
+
 # -- 6. the export dialog -------------------------------------------------------------------------------------
 def corrected_window(qtbot, tmp_path, files, monkeypatch):
     folder, model = files
