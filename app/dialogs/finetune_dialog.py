@@ -193,6 +193,7 @@ class FineTuneDialog(QDialog):
         self.progress.setValue(0)
         self.progress.setVisible(True)
         self.plot.setVisible(True)
+        self.adjustSize()  # room for the curve: grown later, it would lie under the buttons
         self.label.setText("Exporting the corrections and measuring the model on the held-out ones…" if self.corrected > 1
                            else "Exporting the correction…")
         self.cancel_button.setText("Cancel")
@@ -219,11 +220,17 @@ class FineTuneDialog(QDialog):
                      "correct a second image to get one.")
         self._closable(self.accept)
         worse = worse_heads(result)
+        unchanged = bool(result.checks) and result.kept_step == 0  # the start won the held-out checks
         if result.after and self.bundle is not None:
             self.table = before_after_table(result, self.bundle.meta.classes)
             self.body.insertWidget(self.body.count() - 1, QLabel("Held-out corrections, IU before → after:"))
             self.body.insertWidget(self.body.count() - 1, self.table)
-        if worse:
+        if unchanged:
+            # the guard kept the start: the "new" file holds the same weights, so nothing is swapped in
+            self.label.setText(f"{text}\nNo check beat the model you had on your held-out corrections, so the "
+                               "fine-tune changed nothing and the model you had stays loaded. More corrected images, "
+                               "or more steps under Advanced, give it more to learn from.")
+        elif worse:
             # a model that does worse on the person's own held-out corrections is not swapped in behind their back
             heads = ", ".join(f"FCN-{v}" for v in worse)
             self.label.setText(f"{text}\n{heads} did worse on your held-out corrections. The model you had stays "

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Signal
+from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from fcn_core import ScoreMap, SkipFusion
@@ -66,6 +66,10 @@ class SkipView(QWidget):
         self.note.setVisible(False)
         self.readout = QLabel(HOVER_HINT)
         self.readout.setWordWrap(True)
+        self.readout.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        # a fixed room for the longest reading (three lines in a 1024-px window, four in a narrower one), so
+        # the maps do not jump as the mouse enters and leaves them
+        self.readout.setFixedHeight(4 * self.readout.fontMetrics().lineSpacing() + 4)
         top = QHBoxLayout()
         top.addWidget(QLabel("Class:"))
         top.addWidget(self.class_box)
@@ -136,6 +140,8 @@ class SkipView(QWidget):
     def show_refusal(self, sentence: str) -> None:
         """No maps, and why (an image the skip fusion refuses), pointing to the views that show it."""
         self.show_fusion(None)
+        self.grid.setVisible(False)  # empty panels and a colour bar would suggest maps are on their way
+        self.readout.setVisible(False)
         self.title.setText(sentence[:1].upper() + sentence[1:] + ". The single and compare views show it.")
 
     def set_class(self, cls: int) -> None:
@@ -144,6 +150,8 @@ class SkipView(QWidget):
     def show_fusion(self, fusion: SkipFusion | None, class_fractions: np.ndarray | None = None) -> None:
         """Draw ``fusion``'s maps (None: none); ``class_fractions`` of its image choose the class shown
         until the person picks one."""
+        self.grid.setVisible(True)
+        self.readout.setVisible(True)
         if class_fractions is not None:
             self._suggest_class(class_fractions)
         self.fusion = fusion

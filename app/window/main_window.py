@@ -156,7 +156,16 @@ class MainWindow(QMainWindow):
         if self.meta is None:
             self.show_error("No model is loaded.")
             return
-        self._message(QMessageBox.Icon.Information, "Model", self.meta.describe())
+        lines = self.meta.describe().splitlines()
+        # the lineage (indented, one long line per ancestor) goes behind "Show Details…": all of it in the box
+        # would be taller than a 700-px screen
+        main = [line for line in lines if not line.startswith(" ")]
+        lineage = [line.strip() for line in lines if line.startswith(" ")]
+        box = self._message(QMessageBox.Icon.Information, "Model",
+                            "\n".join(main) + (f"\n\nShow Details… lists the {len(lineage)} model"
+                                               f"{'s' * (len(lineage) != 1)} it was trained from." if lineage else ""))
+        if lineage:
+            box.setDetailedText("\n\n".join(lineage))
 
     # images ------------------------------------------------------------------------------------
     def open_paths(self, paths: list[Path]) -> None:

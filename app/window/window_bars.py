@@ -19,6 +19,7 @@ def build_menus(bar: QMenuBar, a: Actions, editor: Editor, window: QMainWindow
         file_menu.addAction(p[name])
     recent_menu = file_menu.addMenu("Open &recent")
     file_menu.addAction(p["import"])
+    file_menu.addAction(p["export"])  # also under Correct, beside the corrections; File is where people look first
     file_menu.addSeparator()
     for name in ("run_folder", "next", "prev", "next_to_correct"):
         file_menu.addAction(p[name])

@@ -154,7 +154,10 @@ def check_model_info(r: Run) -> None:
     r.trigger("model_info")
     if r.model:
         box = r.w._messages[-1]
-        assert box.isVisible() and r.w.meta.describe() == box.text()
+        lines = r.w.meta.describe().splitlines()
+        main, lineage = [x for x in lines if not x.startswith(" ")], [x.strip() for x in lines if x.startswith(" ")]
+        assert box.isVisible() and box.text().startswith("\n".join(main))
+        assert all(x in box.detailedText() for x in lineage)  # the ancestors behind "Show Details…"
         box.close()
     else:
         assert "No model is loaded" in r.w.last_error

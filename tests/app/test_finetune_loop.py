@@ -114,20 +114,24 @@ def test_ctrl_t_fine_tunes_to_a_better_model_and_everything_after_it(qtbot, tmp_
     qtbot.waitUntil(lambda: w.files.measured == 13, timeout=60000)
     dialog.close()
     # a second fine-tune starts from the first, and `info` shows the chain
-    second = finetune_dialog(qtbot, w, steps=5).result
+    second_dialog = finetune_dialog(qtbot, w, steps=5)
+    second = second_dialog.result
     from fcn_core.cli import main as cli
 
     assert cli(["info", "--weights", str(second.checkpoint)]) == 0
     info = capsys.readouterr().out
     assert f"initialised from {result.checkpoint.name}" in info and "initialised from demo_model.pt" in info
-    qtbot.waitUntil(lambda: w.service.weights == [second.checkpoint], timeout=30000)
+    # five steps beat no check of the first model: the dialog says nothing changed, and the first stays in use
+    assert second.kept_step == 0 and "changed nothing" in second_dialog.label.text()
+    qtbot.wait(300)
+    assert w.service.weights == [result.checkpoint]
     w.close()
     # the folder opened again in a new window: its own model is offered, and loads on "Load it"
     again = demo_window(qtbot, tmp_path)
     open_folder(qtbot, again, monkeypatch, folder)
-    assert again.offer_bar.isVisible() and second.checkpoint.name in again.offer_bar.text.text()
+    assert again.offer_bar.isVisible() and result.checkpoint.name in again.offer_bar.text.text()
     again.offer_bar.load_button.click()
-    qtbot.waitUntil(lambda: again.service.weights == [second.checkpoint], timeout=30000)
+    qtbot.waitUntil(lambda: again.service.weights == [result.checkpoint], timeout=30000)
     assert not again.offer_bar.isVisible()
 
 
@@ -177,3 +181,12 @@ def test_the_list_ranks_images_by_uncertainty_and_n_opens_the_least_sure_uncorre
     wait_result(qtbot, w, w.files.paths[1])
     w.actions.sorts["opened"].trigger()
     assert w.files.paths == opened
+
+
+def test_the_demo_models_info_fits_a_small_screen_with_its_lineage_behind_details(qtbot, tmp_path):
+    w = demo_window(qtbot, tmp_path)
+    press(w, Qt.Key.Key_I, Qt.KeyboardModifier.ControlModifier)  # Model → Model info
+    box = w._messages[-1]
+    assert box.isVisible() and "metrics 8s: mean IU 90.4" in box.text()
+    assert "initialised from" not in box.text() and box.detailedText().count("initialised from") >= 5
+    assert box.sizeHint().height() < 600  # OK stays on a 1024×700 screen

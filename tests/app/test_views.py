@@ -77,8 +77,11 @@ def test_skip_readout_reads_only_inside_the_image_and_clears_when_the_mouse_leav
     _skips(qtbot, window)
     skips = window.skips
     pane = skips.panes["final"]
+    grid_height = skips.grid.height()
     _hover(qtbot, skips.grid, pane, 33, 21)  # not where an earlier test left the cursor: a move must happen
     assert "final:" in skips.readout.text()
+    qtbot.wait(50)
+    assert skips.grid.height() == grid_height  # the readout's lines do not push the maps about
     _hover(qtbot, skips.grid, pane, -6, 30)  # the padded edge cells of the coarse maps reach past the image
     assert skips.readout.text() == HOVER_HINT
     _hover(qtbot, skips.grid, pane, 37, 24)
@@ -175,7 +178,7 @@ def test_the_skip_view_opens_on_the_images_own_class_until_the_person_picks_one(
 def test_the_skip_view_says_at_once_when_an_image_is_too_large_and_keeps_no_old_maps(qtbot, window, tmp_path):
     _skips(qtbot, window)
     assert window.skips.maps
-    window.service.engine.max_pixels = 70 * 70  # the first image (64×96) is within it, this one is not
+    window.service.engine.max_pixels = 70 * 70  # set after the first image's maps were made; this one is over it
     big = tmp_path / "big.png"
     Image.fromarray(np.random.default_rng(5).integers(0, 255, (90, 80, 3), dtype=np.uint8)).save(big)
     errors = []
@@ -185,5 +188,9 @@ def test_the_skip_view_says_at_once_when_an_image_is_too_large_and_keeps_no_old_
     qtbot.waitUntil(lambda: "needs an image of at most 4,900 pixels" in window.skips.title.text(), timeout=5000)
     assert "big.png has 7,200" in window.skips.title.text()
     assert not window.skips.maps  # not the previous image's maps under this one's name
+    assert not window.skips.grid.isVisible()  # no empty panels and colour bar under the sentence
     qtbot.wait(300)
     assert errors == []  # no error box later
+    window.service.engine.max_pixels = 10**7
+    QTest.keyClick(window, Qt.Key.Key_PageUp)  # back to the first image: its maps, on a visible grid
+    qtbot.waitUntil(lambda: bool(window.skips.maps) and window.skips.grid.isVisible(), timeout=20000)

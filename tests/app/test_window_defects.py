@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QFileDialog, QMessageBox
+from PySide6.QtWidgets import QMenu, QFileDialog, QMessageBox
 
 from app.window.main_window import MainWindow
 from fcn_core import SAMPLES, FCNBundle, Workspace, class_fractions, save_checkpoint
@@ -472,6 +472,35 @@ def test_finetune_loads_its_model_only_when_it_did_not_do_worse(qtbot, tmp_path,
     dialog.use_anyway.click()  # the person wants it all the same
     qtbot.waitUntil(lambda: w.service.engine is not loaded, timeout=20000)
 
+
+
+def test_a_finetune_that_kept_the_start_says_nothing_changed_and_loads_nothing(qtbot, tmp_path, files, monkeypatch):
+    import fcn_core.training.finetune as finetune_module
+    from fcn_core.training.finetune import FineTuneResult
+
+    w = corrected_window(qtbot, tmp_path, files, monkeypatch)
+    same = tmp_path / "finetuned.pt"
+    save_checkpoint(w.service.engine.bundle, same)
+    metrics = {v: {"mean_iu": 0.5, "per_class_iu": [0.5] * N_CLASS} for v in ("32s", "16s", "8s")}
+    checks = [(0, {v: 0.5 for v in metrics}), (50, {v: 0.4 for v in metrics}), (100, {v: 0.45 for v in metrics})]
+    monkeypatch.setattr(finetune_module, "finetune_on_corrections",
+                        lambda *a, **k: FineTuneResult(same, metrics, metrics, 100, 0, [1.0] * 100, checks))
+    loaded = w.service.engine
+    press(w, Qt.Key.Key_T, Qt.KeyboardModifier.ControlModifier)  # Correct → Fine-tune on my corrections…
+    dialog = w.tuning.dialogs[-1]
+    dialog.start_button.click()
+    qtbot.waitUntil(lambda: "Saved finetuned.pt" in dialog.label.text(), timeout=20000)
+    assert "changed nothing and the model you had stays loaded" in dialog.label.text()
+    qtbot.wait(300)
+    assert w.service.engine is loaded and not dialog.use_anyway.isVisible()
+    assert not dialog.resegment_button.isVisible()
+
+
+def test_export_is_in_the_file_menu_too(qtbot, tmp_path, files):
+    _, model = files
+    w = window(qtbot, tmp_path, model)
+    menus = {m.title().replace("&", ""): m for m in w.menuBar().findChildren(QMenu) if m.title()}
+    assert w.actions.plain["export"] in menus["File"].actions() and w.actions.plain["export"] in menus["Correct"].actions()
 
 # -- a failed load's message box goes when a later load succeeds -------------------------------------------
 def test_a_failed_loads_message_closes_when_a_model_then_loads(qtbot, tmp_path, files, monkeypatch):
