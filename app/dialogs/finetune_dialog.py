@@ -136,6 +136,7 @@ class FineTuneDialog(QDialog):
         self.plot.setLabel("bottom", "step")
         self.plot.setLabel("left", "loss")
         self.plot.setMinimumHeight(160)
+        self.plot.setMaximumHeight(240)  # its own size hint is a 640×480 canvas: the dialog must fit a laptop
         self.plot.setVisible(False)
         self.curve = self.plot.plot(pen=pg.mkPen("#1565c0", width=1.5))
         self.losses: list[float] = []
@@ -194,6 +195,7 @@ class FineTuneDialog(QDialog):
         self.progress.setVisible(True)
         self.plot.setVisible(True)
         self.adjustSize()  # room for the curve: grown later, it would lie under the buttons
+        self._keep_on_screen()
         self.label.setText("Exporting the corrections and measuring the model on the held-out ones…" if self.corrected > 1
                            else "Exporting the correction…")
         self.cancel_button.setText("Cancel")

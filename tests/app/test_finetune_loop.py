@@ -71,6 +71,7 @@ def finetune_dialog(qtbot, w, steps: int, said: list[str] | None = None):
     dialog.start_button.click()
     if said is not None:
         said.append(dialog.label.text())  # what it says while it exports, before the first step
+    assert dialog.height() < 600  # the curve shown, the dialog still fits a 1024×700 screen
     qtbot.waitUntil(lambda: dialog.result is not None or "failed" in dialog.label.text(), timeout=300000)
     assert dialog.result is not None, dialog.label.text()
     return dialog
