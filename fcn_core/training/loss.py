@@ -12,6 +12,9 @@ one mean over the global batch. With class weights, a pixel counts its class's w
 
 from __future__ import annotations
 
+from typing import Iterable
+
+import numpy as np
 import torch
 from torch.nn import functional as F
 
@@ -46,3 +49,18 @@ def global_loss(loss: torch.Tensor) -> float:
     """The loss of the whole global batch (the mean of the ranks' scaled losses), the same on every rank."""
     size = distributed.current().size
     return float(distributed.all_reduce_sum(loss.detach().float())) / size
+
+
+def balanced_weights(label_maps: Iterable[np.ndarray], n_class: int) -> torch.Tensor:
+    """sqrt(median frequency / frequency) per class over ``label_maps`` (void and out-of-range values
+    ignored), clipped to [0.1, 10]; classes absent from them weigh 1. Thin, rare classes then count for
+    more than their pixels, which is what a mean IU over classes rewards."""
+    counts = np.zeros(n_class, np.float64)
+    for labels in label_maps:
+        counts += np.bincount(labels[labels < n_class].ravel(), minlength=n_class)[:n_class]
+    freq = counts / max(counts.sum(), 1)
+    present = freq > 0
+    w = np.ones(n_class)
+    if present.any():
+        w[present] = np.sqrt(np.median(freq[present]) / freq[present])
+    return torch.tensor(np.clip(w, 0.1, 10.0), dtype=torch.float32)

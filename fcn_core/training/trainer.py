@@ -19,7 +19,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
-import numpy as np
 import torch
 
 from .. import distributed
@@ -37,7 +36,7 @@ from ..weights import (PublicNet, WeightsError, bundle_from_public_nets, load_ch
                        read_weights_file, save_checkpoint)
 from .config import TrainConfig, TrainProgress
 from .evaluation import evaluate
-from .loss import global_loss, labelled_weight, mean_loss
+from .loss import balanced_weights, global_loss, labelled_weight, mean_loss
 from .sample_stream import SampleStream
 
 
@@ -88,16 +87,8 @@ def lineage(start: FCNBundle, init: str | None) -> Origin | None:
 
 
 def balanced_class_weights(dataset: VOCSegmentationFolder, n_class: int, max_items: int = 300) -> torch.Tensor:
-    """sqrt(median frequency / frequency) per class, from up to ``max_items`` label maps, clipped to [0.1, 10]."""
-    counts = np.zeros(n_class, np.float64)
-    for i in range(min(len(dataset), max_items)):
-        labels = dataset.load(i)[1]
-        counts += np.bincount(labels[labels < n_class].ravel(), minlength=n_class)[:n_class]
-    freq = counts / max(counts.sum(), 1)
-    present = freq > 0
-    w = np.ones(n_class)
-    w[present] = np.sqrt(np.median(freq[present]) / freq[present])
-    return torch.tensor(np.clip(w, 0.1, 10.0), dtype=torch.float32)
+    """:func:`~.loss.balanced_weights` of up to ``max_items`` of the dataset's label maps."""
+    return balanced_weights((dataset.load(i)[1] for i in range(min(len(dataset), max_items))), n_class)
 
 
 def _set_dropout(bundle: FCNBundle, p: float) -> None:

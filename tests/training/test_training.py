@@ -295,3 +295,36 @@ def test_a_finetune_with_only_verified_pixels_and_none_verified_is_refused(tmp_p
     with pytest.raises(ValueError, match="no labelled pixels.*none is verified"):
         finetune_on_corrections(bundle, folder, iterations=2, device="cpu", only_verified=True)
     assert finetune_on_corrections(bundle, folder, iterations=2, device="cpu").kept_step in (0, 2)  # unverified pixels train
+
+
+def test_balanced_weights_favour_rare_classes_and_ignore_void():
+    from fcn_core.training.loss import balanced_weights
+
+    labels = np.zeros((100, 100), np.uint8)
+    labels[:10, :10] = 2  # 1 % of the pixels
+    labels[40:, :] = 1  # most of the rest
+    labels[-1] = 255  # void counts for no class
+    w = balanced_weights([labels], 4).numpy()
+    assert w[2] > w[0] > w[1] and w[3] == 1.0  # the rarest weighs most; an absent class stays at 1
+    counts = np.array([(labels == c).sum() for c in range(3)], float)
+    assert w[2] / w[1] == pytest.approx(np.sqrt(counts[1] / counts[2]), rel=1e-6)
+    assert balanced_weights([np.full((4, 4), 255, np.uint8)], 3).tolist() == [1.0, 1.0, 1.0]
+    assert balanced_weights([np.r_[np.zeros(10**6, np.uint8), np.ones(1, np.uint8)][None]], 2).max() == 10.0  # clipped
+
+
+def test_the_finetune_weighs_its_loss_by_the_corrections_class_balance(tmp_path, monkeypatch):
+    from fcn_core import DEMO_MODEL, load_bundle
+    from fcn_core.training import finetune as finetune_module
+    from fcn_core.training.loss import balanced_weights, mean_loss
+    from tests.helpers.corrected_scenes import corrected_scene_folder
+
+    folder, ws = corrected_scene_folder(tmp_path, 5, 64, seed=4)
+    seen = []
+    monkeypatch.setattr(finetune_module, "mean_loss", lambda outs, y, total, w=None: seen.append(w) or mean_loss(outs, y, total, w))
+    result = finetune_module.finetune_on_corrections(load_bundle([DEMO_MODEL]), folder, iterations=2, device="cpu")
+    assert result.train_images == 4 and len(seen) == 2 and all(torch.equal(w, seen[0]) for w in seen)
+    labels = [ws.load(folder / f"s{i}.png", (64, 64), 7)[0] for i in range(5)]
+    # the weights of the four trained images (one of the five is held out), not of all five nor none
+    assert any(torch.equal(seen[0], balanced_weights(labels[:i] + labels[i + 1:], 7)) for i in range(5))
+    assert not torch.equal(seen[0], torch.ones(7))
+    assert "class-balanced loss" in load_checkpoint(result.checkpoint)[0].meta.provenance.recipe
