@@ -117,6 +117,8 @@ class MainWindow(QMainWindow):
         self._model_text = (f"<b>Model</b>: {', '.join('FCN-' + v for v in meta.variant_names)} · "
                             f"{meta.n_class} classes · width {meta.width:g} · {device}<br><small>{meta.source}</small>")
         self.model_label.setText(self._model_text)
+        self.statusBar().showMessage(f"Loaded {', '.join(p.name for p in self.service.weights) or meta.source} "
+                                     f"on {device}.", 8000)
         self._dismiss_messages(MODEL_FAILED)  # an earlier failed load's box no longer describes the window
         # saved first; reopened with the new model's classes when its result arrives (with its undo history
         # when the classes are the same: a fine-tuned model must not take the person's strokes from them)
@@ -437,9 +439,11 @@ class MainWindow(QMainWindow):
         return str(self.current_path.parent) if self.current_path is not None else ""
 
     def _load_weights_dialog(self) -> None:
-        files, _ = QFileDialog.getOpenFileNames(self, "Load weights (up to three public nets form one bundle)", "",
+        files, _ = QFileDialog.getOpenFileNames(self, "Load weights (up to three public nets form one bundle)",
+                                                self.settings.weights_folder(),
                                                 "Weights (*.pt *.pth *.caffemodel);;All files (*)")
         if files:
+            self.settings.set_weights_folder(Path(files[0]).parent)
             self.load_model([Path(f) for f in files], self.actions.plain["at_once"].isChecked())
 
     def _remember(self, paths: list[Path]) -> None:

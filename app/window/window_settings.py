@@ -15,6 +15,7 @@ from .window_state import VIEWS
 RECENT_KEY = "recent_files"
 MAX_RECENT = 10
 GEOMETRY_KEY, VIEW_KEY = "window/geometry", "window/view"
+WEIGHTS_FOLDER_KEY = "weights/folder"
 
 
 class WindowSettings:
@@ -54,6 +55,15 @@ class WindowSettings:
         """The view the window was last closed in ("single" if none or not a view)."""
         view = self.qsettings.value(VIEW_KEY, "single")
         return view if view in VIEWS else "single"
+
+    # where weights were last loaded from ----------------------------------------------------------------
+    def weights_folder(self) -> str:
+        """The folder the last weights file was loaded from, if it still exists ("" otherwise)."""
+        value = self.qsettings.value(WEIGHTS_FOLDER_KEY, "")
+        return value if isinstance(value, str) and value and Path(value).is_dir() else ""
+
+    def set_weights_folder(self, folder: Path) -> None:
+        self.qsettings.setValue(WEIGHTS_FOLDER_KEY, str(folder))
 
     # exports ----------------------------------------------------------------------------------------------
     def last_export(self, image_folder: Path) -> Path | None:

@@ -475,9 +475,14 @@ def check_at_once(r: Run) -> None:
 
 def check_load_weights(r: Run) -> None:
     before = r.w.meta
-    r.mp.setattr(QFileDialog, "getOpenFileNames", lambda *a, **k: ([str(r.files.model)], ""))
+    asked = []
+    r.mp.setattr(QFileDialog, "getOpenFileNames", lambda *a, **k: asked.append(a[2]) or ([str(r.files.model)], ""))
     r.trigger("load_weights")
     r.wait(lambda: r.w.meta is not None and r.w.meta is not before)
+    assert f"Loaded {r.files.model.name}" in r.w.statusBar().currentMessage()
+    r.trigger("load_weights")  # the dialog opens where the last weights came from
+    assert asked[-1] == str(r.files.model.parent)
+    r.wait(lambda: r.w.service.weights == [r.files.model])
     if r.image:
         r.wait(lambda: r.w.result is not None)
 
