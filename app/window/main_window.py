@@ -1,6 +1,7 @@
 """The Workbench window: builds the views, docks, menus and toolbars (:mod:`.window_layout`,
 :mod:`.window_bars`) and wires them to the window's state, the model service and the correction controller
-(:mod:`.window_wiring`). It holds no state of its own (see :mod:`.window_state`)."""
+(:mod:`.window_wiring`); opening images is :mod:`.image_opening`'s. It holds no state of its own (see
+:mod:`.window_state`)."""
 
 from __future__ import annotations
 
@@ -11,11 +12,11 @@ import numpy as np
 from PySide6.QtCore import QSettings, Signal
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox
 
-from fcn_core import (FINETUNE_ITERATIONS, ImageReadError, ModelMeta, SkipFusion, class_fractions,
-                      expand_image_paths, probe_image)
+from fcn_core import FINETUNE_ITERATIONS, ModelMeta, SkipFusion, class_fractions
 
 from .actions import follow_history, make_actions, set_class_names
 from .correction_controller import Collaborators, CorrectionController
+from .image_opening import ImageOpening
 from .import_controller import ImportController
 from ..editing.editor import Editor
 from .finetune_controller import FineTuneController
@@ -23,12 +24,11 @@ from .window_bars import build_menus, build_toolbars
 from .window_layout import build_docks, build_status, build_views
 from .window_wiring import wire
 from ..services.gui_gc import collect_in_gui_thread
-from ..services.model_service import ImageResult, ModelService
+from ..services.model_service import ModelService
 from ..views.panes import pixel_at
 from ..views.readout import pixel_readout
 from ..editing.saved_labels import SavedLabelsCache
 from .review_order import ReviewOrder
-from ..views.task_bar import FOLDER_TASK, OPEN_TASK
 from .window_settings import WindowSettings
 from .window_state import VIEWS, WindowState
 
@@ -74,6 +74,8 @@ class MainWindow(QMainWindow):
         self.imports = ImportController(self.corrections, lambda: (self.saved_labels.clear(), self._render()), self)
         self.tuning = FineTuneController(self.corrections, self.offer_bar, lambda: self.run_all(), self)
         self.review = ReviewOrder(self.actions, self.files, self.service, self.statusBar(), self.show_path, self)
+        self.images = ImageOpening(self)
+        self.images.refresh_recent()
         wire(self)
         self.actions.views["single"].setChecked(True)
 
@@ -95,7 +97,6 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         bars = build_menus(self.menuBar(), self.actions, self.editor, self)
         self.recent_menu, self.class_menu, self.undo_action, self.redo_action = bars
-        self._refresh_recent()
 
     def _build_toolbars(self) -> None:
         self.toolbars = build_toolbars(self, self.actions, self.undo_action, self.redo_action)
@@ -169,98 +170,21 @@ class MainWindow(QMainWindow):
         if lineage:
             box.setDetailedText("\n\n".join(lineage))
 
-    # images ------------------------------------------------------------------------------------
+    # images (app/window/image_opening.py) ------------------------------------------------------
     def open_paths(self, paths: list[Path]) -> None:
-        """Add the readable images among ``paths`` (folders expand) to the list and show the first new one;
-        the others are named in one message and neither listed nor remembered."""
-        found = expand_image_paths(paths)
-        good, refused = [], []
-        for p in found:
-            try:
-                probe_image(p)
-                good.append(p)
-            except ImageReadError as e:
-                refused.append(str(e))
-        if refused:
-            more = f" (and {len(refused) - 3} more)" if len(refused) > 3 else ""
-            self.show_error("Not opened: " + "; ".join(refused[:3]) + more + ".")
-        if not good:
-            if not refused:
-                self.show_error("No images found in " + ", ".join(str(p) for p in paths))
-            return
-        self.files.add_paths(good)
-        self.corrections.mark_corrected(good)
-        self.tuning.offer_folder_model(good[0].parent)
-        self._remember(good)
-        self._say_where_corrections_go(good[0])
-        self.show_path(good[0])
-
-    def _say_where_corrections_go(self, path: Path) -> None:
-        from ..editing.workspace_place import default_workspace
-
-        if self.editor.session.workspace_root is None:
-            ws, why = default_workspace(path.parent)
-            if why is not None:
-                self.statusBar().showMessage(f"Corrections of {path.parent.name} are saved in {ws.root}, because "
-                                             f"{path.parent} {why}.", 15000)
+        """Add the readable images among ``paths`` (folders expand) to the list and show the first new one."""
+        self.images.open_paths(paths)
 
     def show_path(self, path: Path, force: bool = False) -> None:
         """Make ``path`` the current image: its result if computed, else read and segment it."""
-        path = Path(path)
-        if path == self.current_path and self.result is not None and not force:
-            return
-        self.state.set_path(path)
-        self.files.select(path)
-        cached = self.service.cached(path)
-        if cached is not None:
-            self._image_ready(cached)
-            return
-        self.state.set_result(None)
-        self.single.show_result(None, self.variant, self.palette, self.display, 1)
-        self.compare.show_result(None, self.palette, self.display, 1)
-        if self.meta is not None:
-            self._open_row(path)
-            self.service.open_image(path)
+        self.images.show_path(path, force)
 
-    def _open_row(self, path: Path):
-        self.tasks.end(self.tasks.row(OPEN_TASK))
-        row = self.tasks.start(OPEN_TASK, self.service.cancel_open)
-        row.bar.setFormat(f"reading {path.name}")
-        return row
+    def run_all(self) -> None:
+        """Segment every listed image (Ctrl+R)."""
+        self.images.run_all()
 
-    def _image_shown(self, path: Path, image: np.ndarray) -> None:
-        """The image is read: show it at once; its labels follow."""
-        if path == self.current_path and self.result is None:
-            self.single.pane.set_image(image)
-            self.single.pane.set_overlay(None)
-            self.legend.set_fractions(None)  # the shares are the previous image's until these labels come
-            row = self.tasks.row(OPEN_TASK)
-            if row is not None:
-                row.bar.setFormat(f"segmenting {path.name}")
-
-    def _image_progress(self, path: Path, done: int, total: int) -> None:
-        row = self.tasks.row(OPEN_TASK)
-        if row is not None and path == self.current_path:
-            row.progress(done, total, "")
-            row.bar.setFormat(f"segmenting {done} of {total} tiles")
-
-    def _image_ready(self, result: ImageResult) -> None:
-        self.files.set_status(result.path, "", result.image)
-        if result.path != self.current_path:
-            return
-        self.tasks.end(self.tasks.row(OPEN_TASK))
-        self.state.set_result(result)
-
-    def _image_failed(self, path: Path, message: str) -> None:
-        self.tasks.end(self.tasks.row(OPEN_TASK))
-        self.files.set_status(path, "⚠ unreadable")
-        self._forget_recent(path)
-        self.show_error(message)
-
-    def _image_cancelled(self, path: Path) -> None:
-        if path == self.current_path:
-            self.tasks.end(self.tasks.row(OPEN_TASK))
-            self.statusBar().showMessage(f"Stopped segmenting {path.name}.", 8000)
+    def recent(self) -> list[str]:
+        return self.settings.recent()
 
     def _fusion_ready(self, path: Path, fusion: SkipFusion) -> None:
         if path == self.current_path and fusion.variant == self.variant:
@@ -273,28 +197,6 @@ class MainWindow(QMainWindow):
         self._show_fusion(fusion)
         if self.view == "skips":
             self.rendered.emit()
-
-    def run_all(self) -> None:
-        if not self.files.paths:
-            self.show_error("Open some images first.")
-            return
-        if self.service.folder_running:
-            self.statusBar().showMessage("The images are already being segmented.", 5000)
-            return
-        if self.service.engine is None:
-            self.show_error("No model is loaded.")
-            return
-        self.tasks.start(FOLDER_TASK, self.service.cancel_folder).progress(0, len(self.files.paths))
-        self.service.run_folder(list(self.files.paths))
-
-    def _folder_progress(self, done: int, total: int, name: str) -> None:
-        row = self.tasks.row(FOLDER_TASK)
-        if row is not None:
-            row.progress(done, total, name)
-
-    def _folder_done(self, ok: int, bad: int) -> None:
-        msg = "Cancelled." if ok < 0 else f"Segmented {ok} images" + (f"; {bad} could not be read." if bad else ".")
-        self.statusBar().showMessage(msg, 8000)
 
     # display -----------------------------------------------------------------------------------
     def set_variant(self, variant: str) -> None:
@@ -424,20 +326,6 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(message, 10000)
         self._message(QMessageBox.Icon.Warning, "FCN Workbench", message)
 
-    def _open_dialog(self) -> None:
-        files, _ = QFileDialog.getOpenFileNames(self, "Open images", self._start_folder(),
-                                                "Images (*.jpg *.jpeg *.png *.bmp *.tif *.tiff *.webp *.gif);;All files (*)")
-        if files:
-            self.open_paths([Path(f) for f in files])
-
-    def _open_folder_dialog(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Open folder", self._start_folder())
-        if folder:
-            self.open_paths([Path(folder)])
-
-    def _start_folder(self) -> str:
-        return str(self.current_path.parent) if self.current_path is not None else ""
-
     def _load_weights_dialog(self) -> None:
         files, _ = QFileDialog.getOpenFileNames(self, "Load weights (up to three public nets form one bundle)",
                                                 self.settings.weights_folder(),
@@ -445,23 +333,6 @@ class MainWindow(QMainWindow):
         if files:
             self.settings.set_weights_folder(Path(files[0]).parent)
             self.load_model([Path(f) for f in files], self.actions.plain["at_once"].isChecked())
-
-    def _remember(self, paths: list[Path]) -> None:
-        self.settings.remember(paths[0])
-        self._refresh_recent()
-
-    def _forget_recent(self, path: Path) -> None:
-        if self.settings.forget(path):
-            self._refresh_recent()
-
-    def recent(self) -> list[str]:
-        return self.settings.recent()
-
-    def _refresh_recent(self) -> None:
-        self.recent_menu.clear()
-        for r in self.recent():
-            self.recent_menu.addAction(r, lambda r=r: self.open_paths([Path(r)]))
-        self.recent_menu.setEnabled(bool(self.recent()))
 
     def dragEnterEvent(self, event) -> None:  # noqa: N802
         if event.mimeData().hasUrls():

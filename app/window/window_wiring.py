@@ -21,8 +21,8 @@ def wire(w: "MainWindow") -> None:
     """Connect the window's actions, widgets, state and model service to what they drive."""
     a, p, s, st = w.actions, w.actions.plain, w.service, w.state
     c = w.corrections
-    p["open"].triggered.connect(lambda: w._open_dialog())
-    p["open_folder"].triggered.connect(lambda: w._open_folder_dialog())
+    p["open"].triggered.connect(lambda: w.images.open_dialog())
+    p["open_folder"].triggered.connect(lambda: w.images.open_folder_dialog())
     p["run_folder"].triggered.connect(lambda: w.run_all())
     p["next"].triggered.connect(lambda: w.files.step(1))
     p["prev"].triggered.connect(lambda: w.files.step(-1))
@@ -78,15 +78,15 @@ def wire(w: "MainWindow") -> None:
     # the model service
     s.modelChanged.connect(w._engine_loaded)
     s.modelFailed.connect(w._model_failed)
-    s.imageShown.connect(w._image_shown)
-    s.imageProgress.connect(w._image_progress)
-    s.imageReady.connect(w._image_ready)
-    s.imageFailed.connect(w._image_failed)
-    s.imageCancelled.connect(w._image_cancelled)
+    s.imageShown.connect(w.images.image_shown)
+    s.imageProgress.connect(w.images.image_progress)
+    s.imageReady.connect(w.images.image_ready)
+    s.imageFailed.connect(w.images.image_failed)
+    s.imageCancelled.connect(w.images.image_cancelled)
     s.fusionReady.connect(w._fusion_ready)
     s.failed.connect(w.show_error)
     s.notice.connect(lambda text: w.statusBar().showMessage(text, 10000))
-    s.folderProgress.connect(w._folder_progress)
-    s.folderDone.connect(w._folder_done)
+    s.folderProgress.connect(w.images.folder_progress)
+    s.folderDone.connect(w.images.folder_done)
     s.folderEnded.connect(lambda: w.tasks.end(w.tasks.row(FOLDER_TASK)))
     s.runner.busyChanged.connect(lambda busy: w.busy.setText("working…" if busy else ""))
