@@ -97,15 +97,13 @@ class LabelSession(QObject):
         self.close()  # saved (or kept) first, so reopening the same image reads what was just written
         held = self._recent.pop(path, None)
         kept = self._kept.get(path)
-        mapped_from = None
+        mapped_from, from_prediction = None, False
         if kept is not None:
             if kept.doc.shape != image.shape[:2] or kept.classes != tuple(classes):
                 raise ValueError(f"The edits of {path.name} made with the previous model are not saved yet; "
                                  "free space or fix permissions, then open it again.")
             doc, saved_revision = self._kept.pop(path).doc, -1  # still to be written
-            from_prediction = False
         else:
-            from_prediction = False
             ws = self.workspace(path)
             other = ws.other_source(path) if self.workspace_root is not None else None
             if other is not None:

@@ -205,13 +205,9 @@ def test_cancel_stops_a_big_image_and_the_window_goes_on(qtbot, tmp_path, files,
 def test_a_stroke_while_the_next_image_segments_or_after_a_cancel_lands_in_no_image(qtbot, tmp_path, files, monkeypatch):
     """Painting on the image on screen must never write into the previous image's labels: the editor leaves
     it the moment another image is shown, and a press meanwhile says why nothing is painted."""
-    folder, model = files
-    w = window(qtbot, tmp_path, model)
+    folder, _ = files
+    w = corrected_window(qtbot, tmp_path, files, monkeypatch)  # p0.png, one dab of class 2
     first = folder / "p0.png"
-    open_with_dialog(qtbot, w, monkeypatch, [first])
-    wait_result(qtbot, w, first)
-    start_editing(qtbot, w)
-    dab(qtbot, w, Qt.Key.Key_2)
     ws = Workspace.beside(folder)
     qtbot.waitUntil(lambda: ws.has(first), timeout=5000)
     saved = ws.load(first, (60, 80), N_CLASS)[0].copy()
