@@ -40,6 +40,13 @@ class CompareView(QWidget):
             self.panes[name] = self.grid.add_pane(ImagePane(name), i // 2, i % 2, title)
         self.grid.equal_columns(min(2, len(names)))
 
+    def show_waiting(self, sentence: str) -> None:
+        """No answers yet, and why (the image is being segmented, or its segmenting was stopped)."""
+        for pane in self.panes.values():
+            pane.set_image(None)
+            pane.set_overlay(None)
+        self.summary.setText(sentence)
+
     def show_result(self, result, palette: np.ndarray, settings: DisplaySettings, n_class: int) -> None:
         if result is None:
             for pane in self.panes.values():

@@ -144,6 +144,11 @@ class SkipView(QWidget):
         self.readout.setVisible(False)
         self.title.setText(sentence[:1].upper() + sentence[1:] + ". The single and compare views show it.")
 
+    def show_waiting(self, sentence: str) -> None:
+        """No maps yet, and why (the image is being segmented, or its segmenting was stopped)."""
+        self.show_fusion(None)
+        self.title.setText(sentence)
+
     def set_class(self, cls: int) -> None:
         self.class_box.setCurrentIndex(cls)
 

@@ -80,7 +80,13 @@ class ImageOpening(QObject):
         w.compare.show_result(None, w.palette, w.display, 1)
         if w.meta is not None:
             self._open_row(path)
+            self._say_in_views(f"Segmenting {path.name}… its answers appear here when it is done.")
             w.service.open_image(path)
+
+    def _say_in_views(self, sentence: str) -> None:
+        """The compare and skip views say why they are empty (the status bar is far from where one looks)."""
+        self.w.compare.show_waiting(sentence)
+        self.w.skips.show_waiting(sentence)
 
     def _open_row(self, path: Path):
         tasks = self.w.tasks
@@ -119,6 +125,8 @@ class ImageOpening(QObject):
         w = self.w
         w.tasks.end(w.tasks.row(OPEN_TASK))
         w.files.set_status(path, "⚠ unreadable")
+        if path == w.current_path:
+            self._say_in_views(f"{path.name} could not be segmented (see the message).")
         self.forget(path)
         w.show_error(message)
 
@@ -127,6 +135,7 @@ class ImageOpening(QObject):
         if path == w.current_path:
             w.tasks.end(w.tasks.row(OPEN_TASK))
             w.statusBar().showMessage(f"Stopped segmenting {path.name}.", 8000)
+            self._say_in_views(f"Segmenting {path.name} was stopped; open it again to segment it.")
 
     # the folder run ---------------------------------------------------------------------------------------
     def run_all(self) -> None:

@@ -252,6 +252,7 @@ class MainWindow(QMainWindow):
                 if refusal is not None:
                     self.skips.show_refusal(refusal)
                     return
+                self.skips.show_waiting(f"Computing the skip maps of {r.path.name}…")
                 self.service.request_fusion(r.path, self.variant)
                 return
             self._show_fusion(self.fusion)

@@ -192,13 +192,18 @@ def test_cancel_stops_a_big_image_and_the_window_goes_on(qtbot, tmp_path, files,
     open_with_dialog(qtbot, w, monkeypatch, [big])
     qtbot.waitUntil(lambda: w.tasks.row("opening") is not None and "tiles" in w.tasks.row("opening").bar.format(),
                     timeout=10000)
+    assert "Segmenting big.png" in w.compare.summary.text() and "Segmenting big.png" in w.skips.title.text()
     w.tasks.row("opening").cancel_button.click()
     qtbot.waitUntil(lambda: "Stopped segmenting big.png" in w.statusBar().currentMessage(), timeout=10000)
     assert w.result is None and w.tasks.row("opening") is None
+    assert "was stopped; open it again" in w.compare.summary.text()  # the empty views say why
+    assert "was stopped; open it again" in w.skips.title.text()
     monkeypatch.undo()  # the engine's own pace again
     small = folder / "p1.png"
     open_with_dialog(qtbot, w, monkeypatch, [small])
     wait_result(qtbot, w, small)
+    press(w, Qt.Key.Key_C)  # the compare view: its answers, not the old sentence
+    assert "Agreement" in w.compare.summary.text()
 
 
 
