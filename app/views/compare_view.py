@@ -49,10 +49,7 @@ class CompareView(QWidget):
 
     def show_result(self, result, palette: np.ndarray, settings: DisplaySettings, n_class: int) -> None:
         if result is None:
-            for pane in self.panes.values():
-                pane.set_image(None)
-                pane.set_overlay(None)
-            self.summary.setText(self._single_note())
+            self.show_waiting(self._single_note())
             return
         for v in self.variants:
             pane = self.panes[v]
