@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QDockWidget, QLabel, QStackedWidget, QVBoxLayout, QWidget
+from PySide6.QtCore import QEvent, Qt
+from PySide6.QtWidgets import QApplication, QDockWidget, QLabel, QStackedWidget, QVBoxLayout, QWidget
 
 from ..views.compare_view import CompareView
 from ..views.display_panel import DisplayPanel
@@ -69,3 +69,9 @@ def build_status(w: "MainWindow") -> None:
     sb.addWidget(w.position_label, 1)
     sb.addPermanentWidget(w.busy)
     sb.addPermanentWidget(w.tasks)
+    # the bar keeps a task row's height when no task runs, so the image and the views above it do not jump
+    # by a few pixels each time a task starts or ends
+    probe = w.tasks.start("", lambda: None)
+    QApplication.sendPostedEvents(sb, QEvent.Type.LayoutRequest)  # the bar lays itself out on this event
+    sb.setMinimumHeight(sb.sizeHint().height())
+    w.tasks.end(probe)

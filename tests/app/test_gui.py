@@ -184,17 +184,21 @@ def test_run_folder_and_cancel(qtbot, window, images):
     engine.predict = lambda a, *args, **kw: (time.sleep(0.5), original(a, *args, **kw))[1]
     window.service._analyses.clear()
     done.clear()
+    view_height = window.centralWidget().height()
     window.run_all()
     row = window.tasks.row("segmenting")
     assert window.tasks.isVisible() and row is not None
     window.run_all()  # a second run while one is going is refused, not queued
     assert len(window.tasks.rows) == 1
     qtbot.wait(100)
+    assert window.centralWidget().height() == view_height  # the task row does not push the image up
     row.cancel_button.click()
     assert not row.cancel_button.isEnabled()
     qtbot.waitUntil(lambda: bool(done), timeout=30000)
     assert done[0] == (-1, -1)
     qtbot.waitUntil(lambda: not window.tasks.rows and not window.tasks.isVisible(), timeout=5000)
+    qtbot.wait(50)
+    assert window.centralWidget().height() == view_height
     _open(qtbot, window, images[1])  # still works after a cancel
 
 
