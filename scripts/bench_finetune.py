@@ -89,8 +89,36 @@ def _jpeg(img, lab, rng):
     return cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB), lab
 
 
+def _fog(img, lab, rng):
+    """Haze: the picture seen through a bright, slightly blue veil (contrast halved, blacks lifted)."""
+    f = 0.5 * img.astype(np.float32) + 0.5 * np.array([200.0, 210.0, 225.0])
+    return np.clip(f, 0, 255).astype(np.uint8), lab
+
+
+def _negative(img, lab, rng):
+    """The colours inverted, as a film negative or a wrongly decoded scan."""
+    return 255 - img, lab
+
+
+def _small(img, lab, rng):
+    """Everything 0.65× as large (the opposite of ``scale``)."""
+    h, w = lab.shape
+    size = (round(w * 0.65), round(h * 0.65))
+    return cv2.resize(img, size, interpolation=cv2.INTER_AREA), cv2.resize(lab, size, interpolation=cv2.INTER_NEAREST)
+
+
+def _motion(img, lab, rng):
+    """Camera shake: a 9-pixel motion blur in a random direction."""
+    kernel = np.zeros((9, 9), np.float32)
+    kernel[4] = 1 / 9
+    turn = cv2.getRotationMatrix2D((4, 4), rng.uniform(0, 180), 1.0)
+    kernel = cv2.warpAffine(kernel, turn, (9, 9))
+    return cv2.filter2D(img, -1, kernel / kernel.sum()), lab
+
+
 SHIFTS: dict[str, Callable] = {"hue": _hue, "blur_noise": _blur_noise, "texture": _texture, "cast": _cast,
-                               "scale": _scale, "gray": _gray, "dark": _dark, "jpeg": _jpeg}
+                               "scale": _scale, "gray": _gray, "dark": _dark, "jpeg": _jpeg, "fog": _fog,
+                               "negative": _negative, "small": _small, "motion": _motion}
 
 
 def shifted_scenes(shift: str, seed: int, count: int) -> list[tuple[np.ndarray, np.ndarray]]:

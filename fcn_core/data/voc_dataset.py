@@ -79,7 +79,12 @@ class Mosaic(torch.utils.data.Dataset):
         items = [self.base[i] for i in (index, *others)]
         if len({tuple(img.shape) for img, _ in items}) > 1:
             raise ValueError("mosaic tiles differ in size: give the dataset a fixed crop")
-        k = self.tiles
-        rows = [(torch.cat([img for img, _ in items[r * k:(r + 1) * k]], dim=2),
-                 torch.cat([lab for _, lab in items[r * k:(r + 1) * k]], dim=1)) for r in range(k)]
-        return torch.cat([img for img, _ in rows], dim=1), torch.cat([lab for _, lab in rows], dim=0)
+        return tile(items, self.tiles)
+
+
+def tile(items: list[tuple[torch.Tensor, torch.Tensor]], cols: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Equal-sized (C×H×W image, H×W labels) items side by side, ``cols`` to a row, rows top to bottom; the
+    number of items must fill the rows."""
+    rows = [(torch.cat([img for img, _ in items[r:r + cols]], dim=-1),
+             torch.cat([lab for _, lab in items[r:r + cols]], dim=-1)) for r in range(0, len(items), cols)]
+    return torch.cat([img for img, _ in rows], dim=-2), torch.cat([lab for _, lab in rows], dim=-2)

@@ -11,6 +11,7 @@ from ..model.metadata import VARIANTS
 FINETUNE_ITERATIONS = 1200  # steps
 FINETUNE_LR = 1e-3  # Adam's learning rate, with the poly decay
 FINETUNE_PIXELS_PER_STEP = 6 * 128 * 128  # crops per step × their area: six 128-px crops of 160-px scenes
+FINETUNE_CANVAS = 6  # crops tiled into one training sample at most (2 rows × 3): conv1_1's padding paid once for them
 FINETUNE_CHECKS = 8  # times the held-out corrections are scored during a run (the best check is kept)
 
 

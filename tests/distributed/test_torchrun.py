@@ -190,16 +190,16 @@ def test_two_processes_finetune_to_the_checkpoint_of_one_with_the_global_batch(i
 
     folder, ws = corrected_scene_folder(tmp_path, 6, 64, seed=3)
     two = tmp_path / "two.pt"
-    proc, _ = torchrun(["finetune", str(folder), "--weights", str(init), "--iterations", "8", "--batch", "2",
+    proc, _ = torchrun(["finetune", str(folder), "--weights", str(init), "--iterations", "8", "--batch", "6",
                         "--lr", "0.002", "--seed", "1", "--device", "cpu", "--out", str(two), "--quiet"])
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.count("saved ") == 1  # rank 0 reports
     with one_thread():
-        one = finetune_on_corrections(load_checkpoint(init)[0], folder, iterations=8, batch=4, lr=2e-3, device="cpu",
+        one = finetune_on_corrections(load_checkpoint(init)[0], folder, iterations=8, batch=12, lr=2e-3, device="cpu",
                                       seed=1, out=tmp_path / "one.pt")
     tuned = load_checkpoint(two)[0]
     assert f"kept step {one.kept_step} " in tuned.meta.provenance.recipe and one.kept_step > 0
-    assert "2 crops per process × 2 processes = 4 crops" in tuned.meta.provenance.recipe
+    assert "6 crops per process × 2 processes = 12 crops" in tuned.meta.provenance.recipe
     for v, m in one.after.items():  # the same held-out figures, so the same step kept on every rank
         assert tuned.meta.provenance.metrics[v]["mean_iu"] == pytest.approx(m["mean_iu"], abs=1e-3)
     # Adam's first steps divide by the gradient's own size, so last-bit differences grow to about 1e-5

@@ -11,6 +11,7 @@ import torch
 from fcn_core import load_checkpoint
 from fcn_core.cli import main as core_main
 from fcn_core.data.demo_data import write_scene_dataset
+from fcn_core.model.palette import VOID
 from fcn_core.training.finetune import unused_checkpoint_path
 from fcn_core.training.config import TrainConfig
 from fcn_core.training.trainer import Trainer
@@ -263,6 +264,48 @@ def test_finetune_crops_follow_the_images_and_keep_a_steps_pixels():
     assert crop_and_batch([(4000, 6000)]) == (320, 1)  # huge ones: bounded
     assert crop_and_batch([(20, 30)]) == (32, 96)  # tiny ones: padded to the smallest crop
     assert crop_and_batch([(160, 160)], batch=2) == (128, 2)
+
+
+def test_finetune_crops_are_tiled_into_canvases_of_at_most_six():
+    from fcn_core.training.finetune import canvas_layout, canvases
+
+    assert canvas_layout(1) == (1, 1, 1)  # a lone crop stays as it is (large images)
+    assert canvas_layout(6) == (1, 2, 3)  # the demo's six 128-px crops: one 256×384 canvas
+    assert canvas_layout(4) == (1, 2, 2) and canvas_layout(3) == (1, 1, 3)
+    assert canvas_layout(15) == (3, 2, 3)  # small images' many crops: evenly over three canvases
+    assert canvas_layout(12) == (2, 2, 3)  # a global batch of 12 = two ranks' 6: the same canvases
+    xs = [torch.full((3, 4, 5), float(i)) for i in range(5)]
+    ys = [torch.full((4, 5), i) for i in range(5)]
+    x, y = canvases(xs, ys)
+    assert x.shape == (1, 3, 8, 15) and y.shape == (1, 8, 15)
+    assert [int(y[0, r * 4, c * 5]) for r in range(2) for c in range(3)] == [0, 1, 2, 3, 4, VOID]  # row by row
+    assert torch.equal(x[0, :, 4:, 5:10], xs[4]) and (x[0, :, 4:, 10:] == 0).all()  # the empty tile: padding, void
+
+
+def test_a_finetune_step_trains_on_exactly_the_crops_drawn(tmp_path):
+    """Every drawn crop lands whole in a canvas tile, flipped where drawn so, its labels beside it."""
+    from fcn_core import DEMO_MODEL, load_bundle
+    from fcn_core.model.normalize import to_input
+    from fcn_core.training.finetune import _batch, _draw, canvas_layout
+
+    rng = np.random.default_rng(0)
+    items = [(rng.integers(0, 255, (48, 40, 3), dtype=np.uint8), rng.integers(0, 7, (48, 40)).astype(np.uint8))
+             for _ in range(3)]
+    bundle = load_bundle([DEMO_MODEL])
+    draws = _draw(items, 32, 8, np.random.default_rng(1))
+    x, y = _batch(items, 32, draws, bundle, torch.device("cpu"))
+    count, rows, cols = canvas_layout(8)
+    assert x.shape == (count, 3, rows * 32, cols * 32)
+    for k, (i, top, left, flipped) in enumerate(draws):
+        canvas, slot = divmod(k, 4)  # 8 crops: two canvases of four
+        r, c = divmod(slot, cols)
+        want = torch.from_numpy(items[i][1][top:top + 32, left:left + 32].astype(np.int64))
+        want_x = to_input(bundle.meta.preprocessing, np.ascontiguousarray(items[i][0][top:top + 32, left:left + 32]),
+                          torch.device("cpu"))[0]
+        if flipped:
+            want, want_x = want.flip(-1), want_x.flip(-1)
+        assert torch.equal(y[canvas, r * 32:(r + 1) * 32, c * 32:(c + 1) * 32], want)
+        assert torch.allclose(x[canvas, :, r * 32:(r + 1) * 32, c * 32:(c + 1) * 32], want_x)
 
 
 def test_a_finetune_never_hands_back_a_head_worse_on_the_held_out_corrections(tmp_path):
