@@ -4,7 +4,8 @@
                                                [--held-out 40] [--order 5,10] [--order-shift hue] [--json F]
 
 For each shift (made from ``make_scene`` scenes: a hue rotation, blur and sensor noise, striped
-backgrounds, a colour cast, a larger scale, grey pictures), the user corrects COUNT images perfectly
+backgrounds, a colour cast, a larger or smaller scale, grey pictures, under-exposure, a low-quality JPEG,
+haze, a colour negative, motion blur), the user corrects COUNT images perfectly
 (every pixel verified), saved in the workspace of a folder of PNGs exactly as the window saves them;
 ``finetune_on_corrections`` then runs with the window's defaults (a fifth of the images held out for its
 own checks). Every head is scored on HELD-OUT further shifted scenes (never corrected) before and after.

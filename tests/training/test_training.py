@@ -326,7 +326,7 @@ def test_a_finetune_never_hands_back_a_head_worse_on_the_held_out_corrections(tm
 def test_a_finetune_with_only_verified_pixels_and_none_verified_is_refused(tmp_path):
     import numpy as np
 
-    from fcn_core import DEMO_MODEL, LabelDocument, Workspace, load_bundle
+    from fcn_core import DEMO_MODEL, LabelDocument, load_bundle
     from fcn_core.training.finetune import finetune_on_corrections
     from tests.helpers.corrected_scenes import corrected_scene_folder
 
