@@ -10,6 +10,7 @@ from torchvision import tv_tensors
 from torchvision.transforms import v2
 
 from ..model.palette import VOID
+from .tiles import tile
 from ..storage.image_io import read_image, read_label_png
 from ..storage.staging import remove_stale_stages
 from ..storage.voc_layout import VOCLayout
@@ -81,10 +82,3 @@ class Mosaic(torch.utils.data.Dataset):
             raise ValueError("mosaic tiles differ in size: give the dataset a fixed crop")
         return tile(items, self.tiles)
 
-
-def tile(items: list[tuple[torch.Tensor, torch.Tensor]], cols: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Equal-sized (C×H×W image, H×W labels) items side by side, ``cols`` to a row, rows top to bottom; the
-    number of items must fill the rows."""
-    rows = [(torch.cat([img for img, _ in items[r:r + cols]], dim=-1),
-             torch.cat([lab for _, lab in items[r:r + cols]], dim=-1)) for r in range(0, len(items), cols)]
-    return torch.cat([img for img, _ in rows], dim=-2), torch.cat([lab for _, lab in rows], dim=-2)

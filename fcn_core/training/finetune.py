@@ -37,7 +37,7 @@ import torch
 from torch.nn import functional as F
 
 from .. import distributed
-from ..data.voc_dataset import tile
+from ..data.tiles import tile
 from ..inference.device import resolve_device
 from ..inference.engine import Engine
 from ..memory import ensure_fits
