@@ -11,7 +11,7 @@ from ..model.metadata import VARIANTS
 FINETUNE_ITERATIONS = 2400  # steps (about 3.5 minutes for 20 small corrected images on 2 CPU cores)
 FINETUNE_LR = 1e-3  # Adam's learning rate, with the poly decay
 FINETUNE_PIXELS_PER_STEP = 6 * 128 * 128  # crops per step × their area: six 128-px crops of 160-px scenes
-FINETUNE_CANVAS = 6  # crops tiled into one training sample at most (2 rows × 3): conv1_1's padding paid once for them
+FINETUNE_CANVAS = 6  # 128-px crops' worth of pixels tiled into one training sample (2 rows × 3): conv1_1's padding paid once
 FINETUNE_CHECKS = 8  # times the held-out corrections are scored during a run (the best check is kept)
 
 

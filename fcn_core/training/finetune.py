@@ -7,7 +7,7 @@ was chosen by ``scripts/bench_finetune.py`` (docs/finetune.md has its figures):
 - every head trains together on one backbone (the sum of their losses), so no head is left behind;
 - random crops (about 80 % of an image's shorter side) that move every image against the stride-32
   grid, plus horizontal flips: with 20 images, the same full images in the same place are learnt by heart;
-  a step's crops are tiled into canvases of up to six, so conv1_1's padding is paid once per canvas;
+  a step's crops are tiled into one canvas, so conv1_1's padding is paid once per step, not per crop;
 - a class-balanced loss (sqrt of median-frequency balancing, counted on the images trained on): the mean IU
   weighs every class alike, and with a handful of images the rare, thin classes would be drowned;
 - Adam at 1e-3 with the poly decay, all layers at one rate; no replay of the model's old data and no
@@ -19,7 +19,7 @@ Under torchrun (:mod:`fcn_core.distributed`) rank 0 exports and writes; every ra
 batch's crops from the same seeded generator and trains on its block of them (``batch`` crops per rank, the
 loss normalised over the global batch, gradients averaged by DDP), and the held-out checks sum the ranks'
 confusion matrices, so every rank keeps the same step, the one a single process with the global batch keeps
-(exactly so when ``batch`` is a multiple of the six crops a canvas holds: the canvases are then the same).
+(exactly so when ``batch`` fills whole canvases, as the default does: the canvases are then the same).
 """
 
 from __future__ import annotations
@@ -123,12 +123,16 @@ def _batch(items: list[tuple[np.ndarray, np.ndarray]], crop: int, draws: list[tu
     return canvases(xs, ys)
 
 
-def canvas_layout(crops: int) -> tuple[int, int, int]:
-    """(canvases, rows, columns): ``crops`` split as evenly as can be into canvases of at most
-    FINETUNE_CANVAS tiles, all with the largest one's grid (one row up to three tiles, then two rows)."""
-    count = math.ceil(crops / FINETUNE_CANVAS)
+def canvas_layout(crops: int, crop: int) -> tuple[int, int, int]:
+    """(canvases, rows, columns): ``crops`` crops of ``crop`` px split as evenly as can be into canvases of
+    at most the default step's pixels (FINETUNE_CANVAS 128-px crops' worth; a step of default size is one
+    canvas), all with the largest one's grid: no empty tile where one can be avoided, then rows:columns
+    nearest 2:3."""
+    most = max(FINETUNE_CANVAS, round(FINETUNE_PIXELS_PER_STEP / crop ** 2))
+    count = math.ceil(crops / most)
     largest = math.ceil(crops / count)
-    rows = 1 if largest <= 3 else 2
+    rows = min(range(1, largest + 1),
+               key=lambda r: (r * math.ceil(largest / r) - largest, abs(math.log(math.ceil(largest / r) / r / 1.5))))
     return count, rows, math.ceil(largest / rows)
 
 
@@ -139,7 +143,7 @@ def canvases(xs: list[torch.Tensor], ys: list[torch.Tensor]) -> tuple[torch.Tens
     conv1_1's 100-px padding makes a lone 128-px crop a 328-px grid: six of them on one 256×384 canvas pay it
     once, and a step took 84 ms instead of 121 on 2 CPU cores. The demo model was trained on such mosaics,
     so a crop's neighbour at its edge is what it knows."""
-    count, rows, cols = canvas_layout(len(xs))
+    count, rows, cols = canvas_layout(len(xs), xs[0].shape[-1])
     sizes = [len(xs) // count + (i < len(xs) % count) for i in range(count)]
     blank = (torch.zeros_like(xs[0]), torch.full_like(ys[0], VOID))
     out, start = [], 0
@@ -278,7 +282,7 @@ def finetune_on_corrections(bundle: FCNBundle, source: str | Path, iterations: i
     after = _score(result_bundle, held_out, "cpu" if dev.type == "cpu" else device) if held_out else {}
     crops = f"{batch} crops" if world.size == 1 else \
         f"{batch} crops per process × {world.size} processes = {batch * world.size} crops"
-    count, rows, cols = canvas_layout(batch)
+    count, rows, cols = canvas_layout(batch, crop)
     crops += f" of {crop} px per step, tiled {rows}×{cols} on {count} canvas{'es' if count > 1 else ''}"
     recipe = (f"fine-tune: {iterations} steps, {crops}{' per process' if world.size > 1 else ''}, all heads jointly, class-balanced loss, adam lr {lr:g} "
               f"with poly decay, seed {seed}, " + ("verified pixels only, " if only_verified else "")

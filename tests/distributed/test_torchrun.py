@@ -188,7 +188,7 @@ def test_two_processes_finetune_to_the_checkpoint_of_one_with_the_global_batch(i
     from fcn_core.training.finetune import finetune_on_corrections
     from tests.helpers.corrected_scenes import corrected_scene_folder
 
-    folder, ws = corrected_scene_folder(tmp_path, 6, 64, seed=3)
+    folder, ws = corrected_scene_folder(tmp_path, 6, 160, seed=3)  # 128-px crops: six fill a canvas
     two = tmp_path / "two.pt"
     proc, _ = torchrun(["finetune", str(folder), "--weights", str(init), "--iterations", "8", "--batch", "6",
                         "--lr", "0.002", "--seed", "1", "--device", "cpu", "--out", str(two), "--quiet"])

@@ -266,20 +266,25 @@ def test_finetune_crops_follow_the_images_and_keep_a_steps_pixels():
     assert crop_and_batch([(160, 160)], batch=2) == (128, 2)
 
 
-def test_finetune_crops_are_tiled_into_canvases_of_at_most_six():
-    from fcn_core.training.finetune import canvas_layout, canvases
+def test_finetune_crops_are_tiled_into_canvases_of_a_default_steps_pixels():
+    from fcn_core.training.finetune import canvas_layout, canvases, crop_and_batch
 
-    assert canvas_layout(1) == (1, 1, 1)  # a lone crop stays as it is (large images)
-    assert canvas_layout(6) == (1, 2, 3)  # the demo's six 128-px crops: one 256×384 canvas
-    assert canvas_layout(4) == (1, 2, 2) and canvas_layout(3) == (1, 1, 3)
-    assert canvas_layout(15) == (3, 2, 3)  # small images' many crops: evenly over three canvases
-    assert canvas_layout(12) == (2, 2, 3)  # a global batch of 12 = two ranks' 6: the same canvases
-    xs = [torch.full((3, 4, 5), float(i)) for i in range(5)]
-    ys = [torch.full((4, 5), i) for i in range(5)]
-    x, y = canvases(xs, ys)
-    assert x.shape == (1, 3, 8, 15) and y.shape == (1, 8, 15)
-    assert [int(y[0, r * 4, c * 5]) for r in range(2) for c in range(3)] == [0, 1, 2, 3, 4, VOID]  # row by row
-    assert torch.equal(x[0, :, 4:, 5:10], xs[4]) and (x[0, :, 4:, 10:] == 0).all()  # the empty tile: padding, void
+    assert canvas_layout(1, 304) == (1, 1, 1)  # a lone crop stays as it is (large images)
+    assert canvas_layout(6, 128) == (1, 2, 3)  # the demo's six 128-px crops: one 256×384 canvas
+    assert canvas_layout(4, 128) == (1, 2, 2) and canvas_layout(3, 128) == (1, 1, 3)
+    assert canvas_layout(15, 80) == (1, 3, 5)  # small images' many small crops: still one canvas
+    assert canvas_layout(12, 128) == (2, 2, 3)  # a global batch of 12 = two ranks' 6: the same canvases
+    assert canvas_layout(7, 128) == (2, 2, 2)  # more than a canvas holds: evenly over two
+    for shape in [(160, 160), (104, 104), (375, 500), (20, 30), (4000, 6000)]:  # a default step is one canvas
+        crop, batch = crop_and_batch([shape])
+        assert canvas_layout(batch, crop)[0] == 1
+    xs = [torch.full((3, 128, 128), float(i)) for i in range(7)]
+    ys = [torch.full((128, 128), i) for i in range(7)]
+    x, y = canvases(xs, ys)  # 4 and 3 crops on two 2×2 canvases
+    assert x.shape == (2, 3, 256, 256) and y.shape == (2, 256, 256)
+    assert [int(y[k, r * 128, c * 128]) for k in range(2) for r in range(2) for c in range(2)] == \
+        [0, 1, 2, 3, 4, 5, 6, VOID]  # row by row
+    assert torch.equal(x[1, :, 128:, :128], xs[6]) and (x[1, :, 128:, 128:] == 0).all()  # the empty tile: padding, void
 
 
 def test_a_finetune_step_trains_on_exactly_the_crops_drawn(tmp_path):
@@ -294,11 +299,11 @@ def test_a_finetune_step_trains_on_exactly_the_crops_drawn(tmp_path):
     bundle = load_bundle([DEMO_MODEL])
     draws = _draw(items, 32, 8, np.random.default_rng(1))
     x, y = _batch(items, 32, draws, bundle, torch.device("cpu"))
-    count, rows, cols = canvas_layout(8)
-    assert x.shape == (count, 3, rows * 32, cols * 32)
+    count, rows, cols = canvas_layout(8, 32)
+    assert x.shape == (1, 3, rows * 32, cols * 32) and count == 1 and rows * cols == 8
     for k, (i, top, left, flipped) in enumerate(draws):
-        canvas, slot = divmod(k, 4)  # 8 crops: two canvases of four
-        r, c = divmod(slot, cols)
+        canvas = 0
+        r, c = divmod(k, cols)
         want = torch.from_numpy(items[i][1][top:top + 32, left:left + 32].astype(np.int64))
         want_x = to_input(bundle.meta.preprocessing, np.ascontiguousarray(items[i][0][top:top + 32, left:left + 32]),
                           torch.device("cpu"))[0]
