@@ -10,10 +10,10 @@ from torchvision import tv_tensors
 from torchvision.transforms import v2
 
 from ..model.palette import VOID
-from .tiles import tile
 from ..storage.image_io import read_image, read_label_png
 from ..storage.staging import remove_stale_stages
 from ..storage.voc_layout import VOCLayout
+from .tiles import tile
 
 
 def train_transforms(crop: int, scale_jitter: bool = True) -> v2.Compose:
@@ -81,4 +81,3 @@ class Mosaic(torch.utils.data.Dataset):
         if len({tuple(img.shape) for img, _ in items}) > 1:
             raise ValueError("mosaic tiles differ in size: give the dataset a fixed crop")
         return tile(items, self.tiles)
-

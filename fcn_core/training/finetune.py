@@ -131,9 +131,9 @@ def canvas_layout(crops: int, crop: int) -> tuple[int, int, int]:
     most = max(FINETUNE_CANVAS, round(FINETUNE_PIXELS_PER_STEP / crop ** 2))
     count = math.ceil(crops / most)
     largest = math.ceil(crops / count)
-    rows = min(range(1, largest + 1),
-               key=lambda r: (r * math.ceil(largest / r) - largest, abs(math.log(math.ceil(largest / r) / r / 1.5))))
-    return count, rows, math.ceil(largest / rows)
+    grids = [(r, math.ceil(largest / r)) for r in range(1, largest + 1)]
+    rows, cols = min(grids, key=lambda g: (g[0] * g[1] - largest, abs(math.log(g[1] / g[0] / 1.5))))
+    return count, rows, cols
 
 
 def canvases(xs: list[torch.Tensor], ys: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
