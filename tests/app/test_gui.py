@@ -176,7 +176,7 @@ def test_run_folder_and_cancel(qtbot, window, images):
     qtbot.waitUntil(lambda: window.result is not None, timeout=20000)
     done = []
     window.service.folderDone.connect(lambda ok, bad: done.append((ok, bad)))
-    window.run_all()
+    window.actions.plain["run_folder"].trigger()  # Ctrl+R
     qtbot.waitUntil(lambda: bool(done), timeout=30000)
     assert done[0] == (3, 0)
     engine = window.service.engine
@@ -185,10 +185,10 @@ def test_run_folder_and_cancel(qtbot, window, images):
     window.service._analyses.clear()
     done.clear()
     view_height = window.centralWidget().height()
-    window.run_all()
+    window.actions.plain["run_folder"].trigger()
     row = window.tasks.row("segmenting")
     assert window.tasks.isVisible() and row is not None
-    window.run_all()  # a second run while one is going is refused, not queued
+    window.actions.plain["run_folder"].trigger()  # a second run while one is going is refused, not queued
     assert len(window.tasks.rows) == 1
     qtbot.wait(100)
     assert window.centralWidget().height() == view_height  # the task row does not push the image up
@@ -207,12 +207,12 @@ def test_a_failed_folder_run_clears_its_progress(qtbot, window, images):
     qtbot.waitUntil(lambda: window.result is not None, timeout=20000)
     window.service._analyses.clear()
     window.service.engine.predict = lambda a, *args, **kw: (_ for _ in ()).throw(MemoryError("out of memory"))
-    window.run_all()
+    window.actions.plain["run_folder"].trigger()
     qtbot.waitUntil(lambda: "out of memory" in window.last_error, timeout=20000)
     qtbot.waitUntil(lambda: not window.tasks.rows, timeout=5000)
     assert not window.service.folder_running
     window.service.engine = None  # no model: refused at once, and no bar is left behind
-    window.run_all()
+    window.actions.plain["run_folder"].trigger()
     assert "No model is loaded" in window.last_error and not window.tasks.rows
 
 

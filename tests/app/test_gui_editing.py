@@ -356,7 +356,7 @@ def test_export_and_folder_run_each_have_their_own_cancel(qtbot, win, tmp_path):
     done = []
     win.service.folderDone.connect(lambda ok, bad: done.append((ok, bad)))
     win.service._analyses.clear()
-    win.run_all()
+    win.actions.plain["run_folder"].trigger()
     win.export_to(out)
     assert [r.name for r in win.tasks.rows] == ["segmenting", "exporting"]
     win.tasks.row("exporting").cancel_button.click()  # stops the export, not the folder run
