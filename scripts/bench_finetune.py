@@ -2,6 +2,7 @@
 
     .venv/bin/python scripts/bench_finetune.py [--shifts hue,blur_noise,texture] [--counts 5,10,20]
                                                [--held-out 40] [--order 5,10] [--order-shift hue] [--json F]
+                                               [--curve] [--lr LR] [--uniform-classes]
 
 For each shift (made from ``make_scene`` scenes: a hue rotation, blur and sensor noise, striped
 backgrounds, a colour cast, a larger or smaller scale, grey pictures, under-exposure, a low-quality JPEG,
@@ -11,6 +12,10 @@ haze, a colour negative, motion blur), the user corrects COUNT images perfectly
 own checks). Every head is scored on HELD-OUT further shifted scenes (never corrected) before and after.
 "gap" is the share of the distance from the start to 90 (the demo model's mean IU on its own scenes) that
 FCN-8s recovered.
+
+``--curve`` scores the HELD-OUT scenes at every held-out check of the fine-tune too (what the four held-out
+corrections choose by, against what the person would see on new images); ``--lr`` and ``--uniform-classes``
+(no class weights) are trials against the shipped recipe. The shift ``none`` is the demo's own scenes.
 
 ``--order K,…`` then compares which K images a person corrects, out of a folder of 40 of ORDER-SHIFT: the
 first K in file order, or the K the folder run ranks most uncertain (mean entropy, and the share of pixels
@@ -28,11 +33,14 @@ from typing import Callable
 
 import cv2
 import numpy as np
+import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from fcn_core import DEMO_MODEL, Engine, LabelDocument, Workspace, full_palette, load_bundle, make_scene  # noqa: E402
 from fcn_core.inference.uncertainty import most_uncertain, uncertainty_of  # noqa: E402
+from fcn_core.training import finetune as finetune_module  # noqa: E402
+from fcn_core.training.config import FINETUNE_LR  # noqa: E402
 from fcn_core.training.finetune import _score, finetune_on_corrections  # noqa: E402
 
 DEMO_IU = 0.90  # the demo model's FCN-8s mean IU on its own held-out scenes (docs/demo-model.md)
@@ -117,7 +125,12 @@ def _motion(img, lab, rng):
     return cv2.filter2D(img, -1, kernel / kernel.sum()), lab
 
 
-SHIFTS: dict[str, Callable] = {"hue": _hue, "blur_noise": _blur_noise, "texture": _texture, "cast": _cast,
+def _none(img, lab, rng):
+    """No shift: the demo's own kind of scene (what a fine-tune does where there is nothing new to learn)."""
+    return img, lab
+
+
+SHIFTS: dict[str, Callable] = {"none": _none, "hue": _hue, "blur_noise": _blur_noise, "texture": _texture, "cast": _cast,
                                "scale": _scale, "gray": _gray, "dark": _dark, "jpeg": _jpeg, "fog": _fog,
                                "negative": _negative, "small": _small, "motion": _motion}
 
@@ -147,13 +160,29 @@ def mean_ious(bundle, items) -> dict[str, float]:
     return {v: round(100 * m["mean_iu"], 1) for v, m in _score(bundle, items, "cpu").items()}
 
 
-def finetuned(bundle, items, work: Path, name: str) -> tuple[dict, float, int]:
+def finetuned(bundle, items, work: Path, name: str, lr: float = FINETUNE_LR) -> tuple[dict, float, int]:
     """Fine-tune on ``items`` corrected perfectly; (the new bundle, seconds, the step kept)."""
     from fcn_core import load_checkpoint
 
     folder = corrected_folder(work / name, items, bundle.meta.classes, bundle.meta.colors)
-    result = finetune_on_corrections(bundle, folder, device="cpu")
+    result = finetune_on_corrections(bundle, folder, device="cpu", lr=lr)
     return load_checkpoint(result.checkpoint)[0], result.seconds, result.kept_step
+
+
+def score_checks_on(scored: list) -> None:
+    """From now on, every held-out check of a fine-tune also scores ``scored`` and prints both (``--curve``)."""
+    def score(bundle, items, device):
+        metrics = _score(bundle, items, device)
+        if items is not scored:
+            print(f"  check: held-out corrections {mean_ious(bundle, items)}, scored images {mean_ious(bundle, scored)}",
+                  flush=True)
+        return metrics
+    finetune_module._score = score
+
+
+def uniform_class_weights() -> None:
+    """Every class weighs 1 in the fine-tune's loss (``--uniform-classes``: the trials without class weights)."""
+    finetune_module.balanced_weights = lambda label_maps, n_class: torch.ones(n_class)
 
 
 def gap(before: float, after: float) -> float:
@@ -169,10 +198,13 @@ def main() -> None:
     p.add_argument("--order-shift", default="hue")
     p.add_argument("--orders", default="file,entropy,disagreement", help="the orders compared")
     p.add_argument("--json", type=Path)
+    p.add_argument("--lr", type=float, default=FINETUNE_LR, help="the fine-tune's learning rate (a trial)")
+    p.add_argument("--uniform-classes", action="store_true", help="no class weights in the loss (a trial)")
+    p.add_argument("--curve", action="store_true", help="score the HELD-OUT scenes at every check too")
     args = p.parse_args()
-    import torch
-
     torch.set_num_threads(2)
+    if args.uniform_classes:
+        uniform_class_weights()
     demo = load_bundle([DEMO_MODEL])
     rows: list[dict] = []
     print("| shift | corrected | FCN-32s | FCN-16s | FCN-8s | gap recovered (8s) | fine-tune time | step kept |")
@@ -182,9 +214,11 @@ def main() -> None:
         for shift in [s for s in args.shifts.split(",") if s]:
             held_out = shifted_scenes(shift, HELD_OUT_SEED, args.held_out)
             before = mean_ious(demo, held_out)
+            if args.curve:
+                score_checks_on(held_out)
             pool = shifted_scenes(shift, TRAIN_SEED, max(int(c) for c in args.counts.split(",")))
             for count in (int(c) for c in args.counts.split(",")):
-                bundle, seconds, kept = finetuned(demo, pool[:count], work, f"{shift}_{count}")
+                bundle, seconds, kept = finetuned(demo, pool[:count], work, f"{shift}_{count}", args.lr)
                 after = mean_ious(bundle, held_out)
                 row = {"shift": shift, "corrected": count, "before": before, "after": after, "seconds": round(seconds, 1),
                        "kept_step": kept, "gap": round(gap(before["8s"], after["8s"]), 1)}
@@ -208,7 +242,7 @@ def main() -> None:
                 cells = []
                 for name in names:
                     picked = list(range(count)) if name == "file" else most_uncertain(unsure, name)[:count]
-                    bundle, _, _ = finetuned(demo, [pool[i] for i in picked], work, f"order_{name}_{count}")
+                    bundle, _, _ = finetuned(demo, [pool[i] for i in picked], work, f"order_{name}_{count}", args.lr)
                     iu = mean_ious(bundle, held_out)["8s"]
                     rows.append({"order": name, "corrected": count, "shift": shift, "after_8s": iu, "picked": picked})
                     cells.append(f"{iu:.1f}")
