@@ -19,7 +19,7 @@ def test_gpu_check_dry_runs_every_step(tmp_path):
     rows = json.loads(out.read_text())["rows"]
     checks = " | ".join(r["check"] for r in rows)
     for expected in ("image in → labels out", "reference", "padding skip", "all three variants", "batch of",
-                     "predict, folder", "CUDA graph", "fp16 vs fp32", "at-once", "--compile"):
+                     "predict, folder", "CUDA graph", "fp16 vs fp32", "at-once", "fine-tune", "--compile"):
         assert expected in checks, expected
     assert not [r for r in rows if r["figure"].startswith("FAILED")], rows
     assert "| check" in proc.stdout and proc.stdout.count("\n|") >= len(rows)  # the one table
