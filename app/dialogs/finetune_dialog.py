@@ -170,7 +170,7 @@ class FineTuneDialog(QDialog):
     def _fold(self, open_: bool) -> None:
         self.advanced.setArrowType(Qt.ArrowType.DownArrow if open_ else Qt.ArrowType.RightArrow)
         self.advanced_body.setVisible(open_)
-        self.adjustSize()
+        self._fit()
 
     def start(self) -> None:
         """Run the fine-tune with the settings shown (the Start button)."""
@@ -184,7 +184,7 @@ class FineTuneDialog(QDialog):
             from fcn_core.training.finetune import finetune_on_corrections
 
             return finetune_on_corrections(bundle, folder, steps, lr=lr, workspace=workspace, only_verified=only_verified,
-                                           started_from=started_from,
+                                           started_from=started_from, save_unchanged=False,
                                            progress=lambda s, n, loss: ctx.progress(s, n, f"{loss:.6g}"))
 
         self.advanced.setVisible(False)  # the settings go into the status line, the curve takes their place
@@ -194,8 +194,7 @@ class FineTuneDialog(QDialog):
         self.progress.setValue(0)
         self.progress.setVisible(True)
         self.plot.setVisible(True)
-        self.adjustSize()  # room for the curve: grown later, it would lie under the buttons
-        self._keep_on_screen()
+        self._fit()  # room for the curve: grown later, it would lie under the buttons
         self.label.setText("Exporting the corrections and measuring the model on the held-out ones…" if self.corrected > 1
                            else "Exporting the correction…")
         self.cancel_button.setText("Cancel")
@@ -214,24 +213,34 @@ class FineTuneDialog(QDialog):
     def _done(self, result: FineTuneResult) -> None:
         self.result = result
         self.curve.setData(range(1, len(result.losses) + 1), result.losses)
-        text = (f"Saved {result.checkpoint.name} ({result.seconds:.0f} s; the weights of step {result.kept_step} of "
-                f"{result.iterations} kept).\n{_metrics_line('before', result.before)}\n"
-                f"{_metrics_line('after', result.after)}")
+        unchanged = bool(result.checks) and result.kept_step == 0  # the start won the held-out checks
+        if unchanged:
+            text = (f"No check beat the model you had on your held-out corrections ({result.seconds:.0f} s), so the "
+                    f"fine-tune changed nothing: nothing was saved and the model you had stays loaded.\n"
+                    f"{_metrics_line('held-out', result.before)}")
+        else:
+            text = (f"Saved {result.checkpoint.name} ({result.seconds:.0f} s; the weights of step {result.kept_step} of "
+                    f"{result.iterations} kept).\n{_metrics_line('before', result.before)}\n"
+                    f"{_metrics_line('after', result.after)}")
         if not result.after:
             text += ("\nWith one corrected image nothing is held out, so there is no before/after measure: "
                      "correct a second image to get one.")
         self._closable(self.accept)
         worse = worse_heads(result)
-        unchanged = bool(result.checks) and result.kept_step == 0  # the start won the held-out checks
         if result.after and self.bundle is not None:
             self.table = before_after_table(result, self.bundle.meta.classes)
-            self.body.insertWidget(self.body.count() - 1, QLabel("Held-out corrections, IU before → after:"))
-            self.body.insertWidget(self.body.count() - 1, self.table)
+            caption = QLabel("Held-out corrections, IU before → after:")
+            self.body.insertWidget(self.body.count() - 1, caption)
+            self.body.insertWidget(self.body.count() - 1, self.table, 1)  # the table, not the lines, takes any spare height
+            caption.show()  # now, not when the event loop gets to it: _fit must count them
+            self.table.show()
         if unchanged:
             # the guard kept the start: the "new" file holds the same weights, so nothing is swapped in
-            self.label.setText(f"{text}\nNo check beat the model you had on your held-out corrections, so the "
-                               "fine-tune changed nothing and the model you had stays loaded. More corrected images, "
-                               "or more steps under Advanced, give it more to learn from.")
+            perfect = all(m["mean_iu"] >= 0.9995 for m in result.before.values())
+            self.label.setText(text + (
+                "\nThe model already scored 100 on your held-out corrections: they are what it predicted, so "
+                "nothing could beat it there. Correct the model's mistakes in more images." if perfect else
+                "\nMore corrected images, or more steps under Advanced, give it more to learn from."))
         elif worse:
             # a model that does worse on the person's own held-out corrections is not swapped in behind their back
             heads = ", ".join(f"FCN-{v}" for v in worse)
@@ -241,19 +250,24 @@ class FineTuneDialog(QDialog):
         else:
             self.label.setText(text)
             self._loaded()
-        self.adjustSize()
-        self._keep_on_screen()
+        self._fit()
 
-    def _keep_on_screen(self) -> None:
-        """Grown with its results, the dialog moves up (and shrinks, its table scrolling) to stay on the screen."""
+    def _fit(self) -> None:
+        """Grown with its results, the dialog takes the height its contents need (its wrapped lines included:
+        ``adjustSize`` stops at two thirds of the screen and the table then slid under the buttons), at most
+        the screen's, its table scrolling, and moves up to stay on the screen."""
+        layout = self.layout()
+        layout.activate()
+        need = max(layout.totalSizeHint().height(), layout.totalMinimumSize().height(),
+                   layout.totalHeightForWidth(self.width()) if layout.hasHeightForWidth() else 0)
         screen = self.screen().availableGeometry() if self.screen() else None
+        extra = self.frameGeometry().height() - self.height()
+        if screen is not None:
+            need = min(need, screen.height() - extra)
+        self.resize(max(self.width(), layout.totalSizeHint().width()), need)
         if screen is None:
             return
         frame = self.frameGeometry()
-        extra = frame.height() - self.height()
-        if frame.height() > screen.height():
-            self.resize(self.width(), screen.height() - extra)
-            frame = self.frameGeometry()
         if frame.bottom() > screen.bottom() or frame.top() < screen.top():
             self.move(frame.left(), max(screen.top(), screen.bottom() - frame.height()))
 
@@ -270,7 +284,7 @@ class FineTuneDialog(QDialog):
     def _failed(self, message: str) -> None:
         self.label.setText(f"Fine-tuning failed: {message}")
         self._closable(self.reject)
-        self.adjustSize()
+        self._fit()
 
     def _cancelled(self) -> None:
         self.label.setText("Cancelled; the loaded model is unchanged and nothing was saved.")

@@ -57,7 +57,7 @@ from .metrics import confusion_matrix, scores_from_confusion
 
 @dataclass(frozen=True)
 class FineTuneResult:
-    checkpoint: Path
+    checkpoint: Path | None  # None: the start was kept and not saved again (``save_unchanged=False``)
     before: dict  # variant → metrics on the held-out corrections (empty when there are none)
     after: dict
     iterations: int
@@ -192,13 +192,16 @@ def finetune_on_corrections(bundle: FCNBundle, source: str | Path, iterations: i
                             batch: int | None = None, lr: float = FINETUNE_LR, device: str = "auto",
                             progress: Callable[[int, int, float], None] | None = None,
                             workspace: Workspace | None = None, out: Path | None = None,
-                            seed: int = 0, only_verified: bool = False, started_from: str | None = None) -> FineTuneResult:
+                            seed: int = 0, only_verified: bool = False, started_from: str | None = None,
+                            save_unchanged: bool = True) -> FineTuneResult:
     """Export ``source``'s corrections, fine-tune a copy of ``bundle`` on them, save it beside the workspace
     (or as ``out``). The window and ``fcn-workbench finetune`` both call this: same defaults, same result.
 
     A fifth of the corrected images is held out: scored before, at the checks and after. Unverified pixels of
     a corrected image train as they are (the person saved them), unless ``only_verified``.
     ``started_from`` names the weights file(s) the bundle was loaded from, for the new model's lineage.
+    When no held-out check beat the start, the start's weights are what the run hands back; they are saved
+    all the same (a script asked for a file), unless not ``save_unchanged``: then ``checkpoint`` is None.
     ``progress(step, total, loss)`` is called after each step; raising from it stops the run and nothing is
     written but the exported data. In a distributed run ``batch`` counts each rank's crops.
     """
@@ -293,7 +296,9 @@ def finetune_on_corrections(bundle: FCNBundle, source: str | Path, iterations: i
         date=datetime.now(timezone.utc).strftime("%Y-%m-%d"), recipe=recipe,
         initialised_from=meta.provenance.origin(started_from or meta.source),
         metrics=after, metrics_split="held-out corrections" if after else ""))
-    if world.main:
+    if held_out and kept_step == 0 and not save_unchanged:
+        out = None  # the window: a copy of the weights it already has would only be a file to wonder about
+    elif world.main:
         save_checkpoint(result_bundle, out)
     return FineTuneResult(out, before, after, iterations, kept_step, losses, checks, len(train_items),
                           len(held_out), time.perf_counter() - t0)

@@ -475,26 +475,37 @@ def test_finetune_loads_its_model_only_when_it_did_not_do_worse(qtbot, tmp_path,
 
 
 
-def test_a_finetune_that_kept_the_start_says_nothing_changed_and_loads_nothing(qtbot, tmp_path, files, monkeypatch):
+@pytest.mark.parametrize("held_out_iu", [0.5, 1.0])
+def test_a_finetune_that_kept_the_start_says_nothing_changed_and_loads_nothing(qtbot, tmp_path, files, monkeypatch,
+                                                                                held_out_iu):
     import fcn_core.training.finetune as finetune_module
     from fcn_core.training.finetune import FineTuneResult
 
     w = corrected_window(qtbot, tmp_path, files, monkeypatch)
-    same = tmp_path / "finetuned.pt"
-    save_checkpoint(w.service.engine.bundle, same)
-    metrics = {v: {"mean_iu": 0.5, "per_class_iu": [0.5] * N_CLASS} for v in ("32s", "16s", "8s")}
-    checks = [(0, {v: 0.5 for v in metrics}), (50, {v: 0.4 for v in metrics}), (100, {v: 0.45 for v in metrics})]
-    monkeypatch.setattr(finetune_module, "finetune_on_corrections",
-                        lambda *a, **k: FineTuneResult(same, metrics, metrics, 100, 0, [1.0] * 100, checks))
+    metrics = {v: {"mean_iu": held_out_iu, "per_class_iu": [held_out_iu] * N_CLASS} for v in ("32s", "16s", "8s")}
+    checks = [(0, {v: held_out_iu for v in metrics}), (50, {v: 0.4 for v in metrics}), (100, {v: 0.45 for v in metrics})]
+    asked = {}
+
+    def finetune(*a, **k):  # what the real one does with save_unchanged=False when the start wins: no file
+        asked.update(k)
+        return FineTuneResult(None, metrics, metrics, 100, 0, [1.0] * 100, checks)
+
+    monkeypatch.setattr(finetune_module, "finetune_on_corrections", finetune)
     loaded = w.service.engine
     press(w, Qt.Key.Key_T, Qt.KeyboardModifier.ControlModifier)  # Correct → Fine-tune on my corrections…
     dialog = w.tuning.dialogs[-1]
     dialog.start_button.click()
-    qtbot.waitUntil(lambda: "Saved finetuned.pt" in dialog.label.text(), timeout=20000)
-    assert "changed nothing and the model you had stays loaded" in dialog.label.text()
+    qtbot.waitUntil(lambda: "changed nothing" in dialog.label.text(), timeout=20000)
+    assert asked["save_unchanged"] is False
+    text = dialog.label.text()
+    assert "nothing was saved and the model you had stays loaded" in text and "Saved" not in text
+    assert ("they are what it predicted" in text) == (held_out_iu == 1.0)  # a held-out image merely accepted
     qtbot.wait(300)
     assert w.service.engine is loaded and not dialog.use_anyway.isVisible()
     assert not dialog.resegment_button.isVisible()
+    close = dialog.cancel_button  # the Close button lies inside the dialog, below its table
+    assert close.isVisible() and close.mapTo(dialog, close.rect().bottomLeft()).y() <= dialog.height()
+    assert dialog.table.geometry().bottom() < close.geometry().top()
 
 
 def test_export_is_in_the_file_menu_too(qtbot, tmp_path, files):

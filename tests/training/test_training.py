@@ -326,6 +326,11 @@ def test_a_finetune_never_hands_back_a_head_worse_on_the_held_out_corrections(tm
     assert any(ious["8s"] < result.before["8s"]["mean_iu"] for step, ious in result.checks if step > 0)
     tuned, _ = load_checkpoint(result.checkpoint)
     assert "kept step 0" in tuned.meta.provenance.recipe
+    # the window asks for no copy of the weights it already has
+    before = set(tmp_path.rglob("*.pt"))
+    again = finetune_on_corrections(load_bundle([DEMO_MODEL]), folder, iterations=6, lr=0.05, device="cpu",
+                                    save_unchanged=False)
+    assert again.kept_step == 0 and again.checkpoint is None and set(tmp_path.rglob("*.pt")) == before
 
 
 def test_a_finetune_with_only_verified_pixels_and_none_verified_is_refused(tmp_path):
