@@ -36,6 +36,7 @@ QUIT_WAIT_MS = 800  # how long a quit waits for the model's current step (it is 
 
 
 MODEL_FAILED = "Could not load the model: "
+SAVED_SHOWN = "Showing your saved corrections of {name}."  # the status line's start, to know it again
 
 
 class MainWindow(QMainWindow):
@@ -55,6 +56,7 @@ class MainWindow(QMainWindow):
         self.settings = WindowSettings(settings or QSettings("FCN Workbench", "FCN Workbench"))
         self.last_error = ""
         self._hover_pos = None  # the cursor's last place over the single view, for the status line
+        self._saved_shown: tuple[Path, str] | None = None  # the image and head whose saved corrections were announced
         self._model_text = "No model loaded"
         self._close_unsaved = False  # a close was refused because the labels could not be saved
         self._device_used = "auto"  # the device choice the loaded model was loaded with
@@ -105,6 +107,23 @@ class MainWindow(QMainWindow):
     def device_choice(self) -> str:
         checked = self.actions.device_group.checkedAction()
         return checked.data() if checked is not None else "auto"
+
+    def _say_saved_corrections_shown(self, path: Path | None) -> None:
+        """Say once per image and head that the overlay is the saved corrections, not the head's prediction
+        (a head switch would otherwise seem to do nothing); take the line back when the prediction shows."""
+        said = SAVED_SHOWN.split("{")[0]
+        if path is None:
+            if self._saved_shown is not None and self.statusBar().currentMessage().startswith(said):
+                self.statusBar().clearMessage()
+            self._saved_shown = None
+            return
+        if self._saved_shown == (path, self.variant):  # a re-render (a loaded model's, say) keeps the status line
+            return
+        switched = self._saved_shown is not None and self._saved_shown[0] == path
+        self._saved_shown = (path, self.variant)
+        self.statusBar().showMessage(SAVED_SHOWN.format(name=path.name) + (
+            f" FCN-{self.variant}'s prediction is under them: L shows it." if switched else " L shows the prediction."),
+            8000)
 
     def load_model(self, paths: list[Path], at_once: bool = False) -> None:
         """Load weights off the GUI thread; the loaded model stays in use until the new one is ready."""
@@ -239,10 +258,9 @@ class MainWindow(QMainWindow):
                 saved = self.saved_labels.get(r.path, self.editor.workspace(r.path), r.image.shape[:2], meta.classes) \
                     if self.actions.plain["show_corrections"].isChecked() and labels_mode else None
                 self.single.show_labels(saved, self.palette, self.display)
+                self._say_saved_corrections_shown(r.path if saved is not None else None)
                 if saved is not None:  # the legend counts what is on screen
                     self.legend.set_fractions(class_fractions(saved, n))
-                    self.statusBar().showMessage(f"Showing your saved corrections of {r.path.name} "
-                                                 "(L shows the prediction).", 6000)
         elif self.view == "compare":
             self.compare.show_result(r, self.palette, self.display, n)
         else:

@@ -350,10 +350,22 @@ def test_saved_corrections_after_a_restart(qtbot, tmp_path, files, monkeypatch):
     assert again.legend.item(2).text() == f"c2  —  {100 * shares[2]:.1f} %"
     move(qtbot, again, 41, 30)
     qtbot.waitUntil(lambda: f"label: c{saved[30, 41]} (saved)" in again.position_label.text(), timeout=3000)
+    status = again.statusBar()
+    assert status.currentMessage().startswith("Showing your saved corrections of p0.png.")
+    press(again, Qt.Key.Key_1)  # FCN-32s: the overlay stays the corrections, and the window says why
+    assert again.variant == "32s" and np.array_equal(labels_on_screen(again), saved)
+    assert "FCN-32s's prediction is under them: L shows it." in status.currentMessage()
+    monkeypatch.setattr(QFileDialog, "getOpenFileNames", lambda *a, **k: ([str(model)], ""))
+    press(again, Qt.Key.Key_L, Qt.KeyboardModifier.ControlModifier)  # Model → Load weights…: said, and kept said
+    qtbot.waitUntil(lambda: status.currentMessage().startswith(f"Loaded {model.name}"), timeout=30000)
+    wait_result(qtbot, again, first)
+    qtbot.waitUntil(lambda: np.array_equal(labels_on_screen(again), saved), timeout=5000)
+    assert status.currentMessage().startswith(f"Loaded {model.name}")  # not the corrections' line again
     press(again, Qt.Key.Key_L)  # Show saved corrections off: the prediction
     prediction = again.result.predictions[again.variant].labels
     qtbot.waitUntil(lambda: np.array_equal(labels_on_screen(again), prediction), timeout=5000)
     assert again.legend.item(2).text() == f"c2  —  {100 * class_fractions(prediction, N_CLASS)[2]:.1f} %"
+    assert not status.currentMessage().startswith("Showing your saved corrections")  # no stale line
 
 
 # -- 12. from 1024×700 up, everything a person needs is on screen -------------------------------------------
