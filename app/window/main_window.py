@@ -347,11 +347,19 @@ class MainWindow(QMainWindow):
 
     def _load_weights_dialog(self) -> None:
         files, _ = QFileDialog.getOpenFileNames(self, "Load weights (up to three public nets form one bundle)",
-                                                self.settings.weights_folder(),
+                                                self.settings.weights_folder() or self._weights_near_images(),
                                                 "Weights (*.pt *.pth *.caffemodel);;All files (*)")
         if files:
             self.settings.set_weights_folder(Path(files[0]).parent)
             self.load_model([Path(f) for f in files], self.actions.plain["at_once"].isChecked())
+
+    def _weights_near_images(self) -> str:
+        """Where Load weights opens when no weights were loaded before: the current image's workspace when it
+        holds a model (a fine-tune's), else the image's folder."""
+        if self.current_path is None:
+            return ""
+        root = self.editor.workspace(self.current_path).root
+        return str(root if root.is_dir() and any(root.glob("*.pt")) else self.current_path.parent)
 
     def dragEnterEvent(self, event) -> None:  # noqa: N802
         if event.mimeData().hasUrls():

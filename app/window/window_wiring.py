@@ -21,6 +21,8 @@ def wire(w: "MainWindow") -> None:
     """Connect the window's actions, widgets, state and model service to what they drive."""
     a, p, s, st = w.actions, w.actions.plain, w.service, w.state
     c = w.corrections
+    st.pathChanged.connect(lambda path: w.setWindowTitle(
+        f"{path.name} — {path.parent.name} — FCN Workbench" if path is not None else "FCN Workbench"))
     p["open"].triggered.connect(lambda: w.images.open_dialog())
     p["open_folder"].triggered.connect(lambda: w.images.open_folder_dialog())
     p["run_folder"].triggered.connect(lambda: w.run_all())

@@ -601,3 +601,24 @@ def test_the_window_and_the_cli_finetune_give_the_same_checkpoint(qtbot, tmp_pat
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     original = torch.load(model, weights_only=True)["state_dict"]
     assert not all(torch.equal(a[k], original[k]) for k in a)  # it trained
+
+
+def test_the_title_names_the_image_and_load_weights_opens_near_it(qtbot, tmp_path, files, monkeypatch):
+    folder, model = files
+    w = window(qtbot, tmp_path, model)
+    assert w.windowTitle() == "FCN Workbench"
+    open_with_dialog(qtbot, w, monkeypatch, [folder])
+    wait_result(qtbot, w, folder / "p0.png")
+    assert w.windowTitle() == f"p0.png — {folder.name} — FCN Workbench"
+    press(w, Qt.Key.Key_PageDown)
+    wait_result(qtbot, w, folder / "p1.png")
+    assert w.windowTitle() == f"p1.png — {folder.name} — FCN Workbench"
+    asked = []
+    monkeypatch.setattr(QFileDialog, "getOpenFileNames", lambda _parent, _title, start, *a, **k: (asked.append(start), ([], ""))[1])
+    press(w, Qt.Key.Key_L, Qt.KeyboardModifier.ControlModifier)  # Model → Load weights…: no weights loaded before
+    assert asked == [str(folder)]
+    root = w.editor.workspace(folder / "p1.png").root  # a fine-tune's model lies in the workspace: open there
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "finetuned_20261205_120000.pt").write_bytes(model.read_bytes())
+    press(w, Qt.Key.Key_L, Qt.KeyboardModifier.ControlModifier)
+    assert asked[-1] == str(root)
