@@ -116,18 +116,24 @@ def test_ctrl_t_fine_tunes_to_a_better_model_and_everything_after_it(qtbot, tmp_
     dialog.resegment_button.click()
     qtbot.waitUntil(lambda: w.files.measured == 13, timeout=60000)
     dialog.close()
-    # a second fine-tune starts from the first, and `info` shows the chain
+    # a second fine-tune starts from the first (it measures the first on the same held-out images); five steps
+    # beat no check of it, so the dialog says nothing changed, saves nothing, and the first stays in use
     second_dialog = finetune_dialog(qtbot, w, steps=5)
     second = second_dialog.result
-    from fcn_core.cli import main as cli
-
-    assert cli(["info", "--weights", str(second.checkpoint)]) == 0
-    info = capsys.readouterr().out
-    assert f"initialised from {result.checkpoint.name}" in info and "initialised from demo_model.pt" in info
-    # five steps beat no check of the first model: the dialog says nothing changed, and the first stays in use
-    assert second.kept_step == 0 and "changed nothing" in second_dialog.label.text()
+    assert {v: m["mean_iu"] for v, m in second.before.items()} == \
+        pytest.approx({v: m["mean_iu"] for v, m in result.after.items()})
+    assert second.kept_step == 0 and second.checkpoint is None and "changed nothing" in second_dialog.label.text()
     qtbot.wait(300)
     assert w.service.weights == [result.checkpoint]
+    # `fcn-workbench finetune` from the first model writes its file all the same, and `info` shows the chain
+    from fcn_core.cli import main as cli
+
+    chained = tmp_path / "second.pt"
+    assert cli(["finetune", str(folder), "--weights", str(result.checkpoint), "--iterations", "5",
+                "--out", str(chained), "--device", "cpu"]) == 0
+    assert cli(["info", "--weights", str(chained)]) == 0
+    info = capsys.readouterr().out
+    assert f"initialised from {result.checkpoint.name}" in info and "initialised from demo_model.pt" in info
     w.close()
     # the folder opened again in a new window: its own model is offered, and loads on "Load it"
     again = demo_window(qtbot, tmp_path)
