@@ -42,6 +42,7 @@ from fcn_core.inference.uncertainty import most_uncertain, uncertainty_of  # noq
 from fcn_core.training import finetune as finetune_module  # noqa: E402
 from fcn_core.training.config import FINETUNE_LR  # noqa: E402
 from fcn_core.training.finetune import _score, finetune_on_corrections  # noqa: E402
+from fcn_core.training.guard import share_not_worse  # noqa: E402
 
 DEMO_IU = 0.90  # the demo model's FCN-8s mean IU on its own held-out scenes (docs/demo-model.md)
 TRAIN_SEED, HELD_OUT_SEED = 2001, 1001  # scene series: the user's folder, and the scenes scored
@@ -171,13 +172,22 @@ def finetuned(bundle, items, work: Path, name: str, lr: float = FINETUNE_LR) -> 
 
 def score_checks_on(scored: list) -> None:
     """From now on, every held-out check of a fine-tune also scores ``scored`` and prints both (``--curve``)."""
-    def score(bundle, items, device):
-        metrics = _score(bundle, items, device)
+    confusions = finetune_module._confusions
+    starts: list[tuple[list, dict]] = []  # (a fine-tune's held-out list, kept alive; its start's confusions)
+
+    def hook(bundle, items, device):
+        hists = confusions(bundle, items, device)
         if items is not scored:
-            print(f"  check: held-out corrections {mean_ious(bundle, items)}, scored images {mean_ious(bundle, scored)}",
-                  flush=True)
-        return metrics
-    finetune_module._score = score
+            start = next((h for seen, h in starts if seen is items), None)
+            if start is None:  # a fine-tune's first call scores its start
+                starts.append((items, hists))
+                start = hists
+            held = {v: round(100 * m["mean_iu"], 1) for v, m in finetune_module._metrics(hists).items()}
+            draws = {v: round(share_not_worse(hists[v], start[v]), 2) for v in hists}
+            print(f"  check: held-out corrections {held} (share of resamples not worse {draws}), "
+                  f"scored images {mean_ious(bundle, scored)}", flush=True)
+        return hists
+    finetune_module._confusions = hook
 
 
 def uniform_class_weights() -> None:

@@ -13,6 +13,8 @@ FINETUNE_LR = 1e-3  # Adam's learning rate, with the poly decay
 FINETUNE_PIXELS_PER_STEP = 6 * 128 * 128  # crops per step × their area: six 128-px crops of 160-px scenes
 FINETUNE_CANVAS = 6  # 128-px crops' worth of pixels tiled into one training sample (2 rows × 3): conv1_1's padding paid once
 FINETUNE_CHECKS = 8  # times the held-out corrections are scored during a run (the best check is kept)
+FINETUNE_GUARD_RESAMPLES = 400  # bootstrap resamples of the held-out images a check is judged on (training.guard)
+FINETUNE_GUARD_SHARE = 0.7  # the share of them in which no head may be worse than at the start
 
 
 @dataclass
