@@ -235,7 +235,7 @@ class FineTuneDialog(QDialog):
             caption.show()  # now, not when the event loop gets to it: _fit must count them
             self.table.show()
         if unchanged:
-            # the guard kept the start: the "new" file holds the same weights, so nothing is swapped in
+            # the guard kept the start: nothing was saved, and nothing is swapped in
             perfect = all(m["mean_iu"] >= 0.9995 for m in result.before.values())
             self.label.setText(text + (
                 "\nThe model already scored 100 on your held-out corrections: they are what it predicted, so "
