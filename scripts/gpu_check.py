@@ -265,17 +265,17 @@ def main(argv: list[str] | None = None) -> int:
         from bench_finetune import HELD_OUT_SEED, TRAIN_SEED, corrected_folder, mean_ious, shifted_scenes
 
         from fcn_core import load_checkpoint
+        from fcn_core.training.config import FINETUNE_ITERATIONS
         from fcn_core.training.finetune import finetune_on_corrections
 
         demo = load_bundle([DEMO_MODEL])
-        count, steps = (3, 8) if args.dry else (20, None)
+        count, steps = (3, 8) if args.dry else (20, FINETUNE_ITERATIONS)
         tmp = Path(tempfile.mkdtemp(prefix="fcn-gpu-finetune-"))
         try:
             folder = corrected_folder(tmp / "hue", shifted_scenes("hue", TRAIN_SEED, count), demo.meta.classes,
                                       demo.meta.colors)
-            kw = {"iterations": steps} if steps else {}
             t0 = time.perf_counter()
-            result = finetune_on_corrections(demo, folder, device=str(device), **kw)
+            result = finetune_on_corrections(demo, folder, steps, device=str(device))
             seconds = time.perf_counter() - t0
             held_out = shifted_scenes("hue", HELD_OUT_SEED, 4 if args.dry else 40)
             before, after = mean_ious(demo, held_out)["8s"], mean_ious(load_checkpoint(result.checkpoint)[0], held_out)["8s"]

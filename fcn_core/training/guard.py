@@ -9,30 +9,31 @@ that rests on one image of the four does not pass.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 from .config import FINETUNE_GUARD_RESAMPLES, FINETUNE_GUARD_SHARE
+from .metrics import mean_ious
 
 
-def mean_ious(hists: np.ndarray) -> np.ndarray:
-    """Mean IU of each of a stack of confusion matrices (…×n×n), classes absent from truth and prediction left out."""
-    hists = hists.astype(np.float64)
-    tp = np.diagonal(hists, axis1=-2, axis2=-1)
-    union = hists.sum(-1) + hists.sum(-2) - tp
-    with np.errstate(divide="ignore", invalid="ignore"):
-        iu = np.where(union > 0, tp / np.where(union > 0, union, 1), np.nan)
-    present = ~np.isnan(iu)
-    return np.where(present.any(-1), np.nansum(iu, -1) / np.maximum(present.sum(-1), 1), np.nan)
+@lru_cache(maxsize=8)
+def _resample_counts(images: int, draws: int) -> np.ndarray:
+    """draws×images: how often each image is drawn in each resample (a fixed generator: the same answer every
+    time, on every rank; the same for every head and check of a run)."""
+    picks = np.random.default_rng(0).integers(0, images, (draws, images))
+    counts = np.stack([np.bincount(p, minlength=images) for p in picks])
+    counts.flags.writeable = False
+    return counts
 
 
 def share_not_worse(check: np.ndarray, start: np.ndarray, draws: int = FINETUNE_GUARD_RESAMPLES) -> float:
-    """The share of ``draws`` resamples of the images (a fixed generator: the same answer every time, on every
-    rank) in which one head's mean IU at ``check`` is at least its start's; both are images×n×n stacks."""
+    """The share of ``draws`` resamples of the images in which one head's mean IU at ``check`` is at least its
+    start's; both are images×n×n stacks."""
     images = len(start)
     if images < 2:  # one image: judged as it is
         return float(mean_ious(check.sum(0)) >= mean_ious(start.sum(0)) - 1e-9)
-    counts = np.stack([np.bincount(p, minlength=images)
-                       for p in np.random.default_rng(0).integers(0, images, (draws, images))])
+    counts = _resample_counts(images, draws)
     diff = mean_ious(np.einsum("di,ijk->djk", counts, check)) - mean_ious(np.einsum("di,ijk->djk", counts, start))
     return float(np.mean(diff >= -1e-9))
 

@@ -41,3 +41,14 @@ def scores_from_confusion(hist: np.ndarray) -> dict:
             "fw_iu": float((freq[freq > 0] * iu[freq > 0]).sum()),
             "per_class_iu": [None if np.isnan(v) else float(v) for v in iu],
         }
+
+
+def mean_ious(hists: np.ndarray) -> np.ndarray:
+    """The mean IU of each of a stack of confusion matrices (…×n×n) at once, as :func:`scores_from_confusion`
+    counts it (classes absent from truth and prediction left out); NaN where no class is present."""
+    hists = np.asarray(hists, dtype=np.float64)
+    tp = np.diagonal(hists, axis1=-2, axis2=-1)
+    union = hists.sum(-1) + hists.sum(-2) - tp
+    present = union > 0
+    iu = np.where(present, tp / np.where(present, union, 1), 0.0)
+    return np.where(present.any(-1), iu.sum(-1) / np.maximum(present.sum(-1), 1), np.nan)

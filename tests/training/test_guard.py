@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from fcn_core.training.guard import mean_ious, not_worse
-from fcn_core.training.metrics import scores_from_confusion
+from fcn_core.training.guard import not_worse
+from fcn_core.training.metrics import mean_ious, scores_from_confusion
 
 
 def _image(correct: int, wrong: int, n: int = 3) -> np.ndarray:
