@@ -1,9 +1,10 @@
 """A bundle's forward pass in the engine's faster, equivalent form (same weights, same results).
 
-The transposed convolutions run as 2×2 convolutions + pixel shuffle and, on the CPU, fc6 and the
+The transposed convolutions run as 2×2 convolutions + pixel shuffle and, on the CPU, a wide fc6 and the
 widest 3×3 convolutions as Winograd convolutions with oneDNN's matrix products where the grid is large
-enough (:mod:`fcn_core.inference.winograd`), fc6 otherwise as unfold + prepacked matrix product, and
-the other wide 3×3 convolutions as NNPACK's Winograd convolutions (:mod:`fcn_core.inference.fast_ops`).
+enough (:mod:`fcn_core.inference.winograd`), the other wide 3×3 convolutions as NNPACK's Winograd
+convolutions (:mod:`fcn_core.inference.fast_ops`; conv1_2 too where this CPU runs it faster so), and the
+rest as oneDNN convolutions with prepacked weights.
 The kernels are derived once from the bundle's weights: build a new :class:`FastForward` after
 changing them.
 """
@@ -19,15 +20,22 @@ from torch.nn import functional as F
 
 from ..model.architecture import BackboneFeatures, Upsampler
 from ..model.bundle import FCNBundle
-from .fast_ops import WINOGRAD_MIN_POSITIONS, PackedConv, PackedMatrix, fc6_forward, phase_kernel, upsample, winograd_conv, winograd_suits
+from .fast_ops import WINOGRAD_MIN_POSITIONS, PackedConv, phase_kernel, upsample, winograd_conv, winograd_suits
+from .form_race import race
 from .padding_skip import PaddingSkip
 from .winograd import WinogradConv
+
+
+# conv1 grids from this many positions (images from about 60×60 pixels) race its two forms (form_race)
+CONV1_RACE_MIN_POSITIONS = 256 * 256
 
 
 class FastForward:
     """Backbone features and head upsamplers of ``bundle`` in their fast form."""
 
-    def __init__(self, bundle: FCNBundle) -> None:
+    def __init__(self, bundle: FCNBundle, conv1_nchw: bool | None = None) -> None:
+        """``conv1_nchw`` fixes conv1's form on the CPU (True: NCHW with NNPACK's conv1_2, False:
+        prepacked oneDNN in channels_last); None: the first large image races the two (:mod:`form_race`)."""
         self.bundle = bundle
         self._kernels: dict[str, dict[str, tuple[torch.Tensor, int]]] = {}
         with torch.no_grad():
@@ -37,8 +45,12 @@ class FastForward:
                     for name, m in head.named_children()
                     if isinstance(m, nn.ConvTranspose2d) and m.kernel_size[0] == 2 * m.stride[0]
                 }
+        # conv1's form, per backbone, where both forms exist (a CPU backbone of full conv1 width)
+        self.conv1_nchw: dict[str, bool | None] = {
+            name: conv1_nchw for name, bb in bundle.backbones.items()
+            if winograd_suits(getattr(bb, bb.block_layers[0][1]), narrow=True)}
         self._convs = {name: self._conv_plan(bb) for name, bb in bundle.backbones.items()}
-        self._unpadded = {name: self._unpadded_plan(bb) for name, bb in bundle.backbones.items()}
+        self._unpadded = {name: self._unpadded_plan(name, bb) for name, bb in bundle.backbones.items()}
         # measured: on the CPU the skip saves a sixth of the work at 500×500 (more on small images); on an
         # H200 its gathers cost more than the convolutions it saves (docs/speed.md), so there it is off
         self._skips = {name: PaddingSkip(bb) for name, bb in bundle.backbones.items()
@@ -51,14 +63,14 @@ class FastForward:
         instead of 1.5, its kernels are not the tensor-core ones; docs/speed.md.)"""
         on_cpu = bb.fc6.weight.device.type == "cpu"
         names = [name for block in bb.block_layers for name in block] + ["fc6", "fc7"]
-        # each derived weight set is built on the first input that uses it (fc6's two forms are 400 and
-        # 540 MB at full width; a user of small images never needs the Winograd one)
-        matrices = {name: functools.cache(functools.partial(PackedMatrix, getattr(bb, name)))
-                    for name in ("fc6", "fc7")} if on_cpu else {}
         fast_winograd = {name: WinogradConv(getattr(bb, name)) for name in names
                          if on_cpu and WinogradConv.suits(getattr(bb, name))}
         winograd = {name for name in names if on_cpu and winograd_suits(getattr(bb, name))}
-        packed = {name: PackedConv(getattr(bb, name)) for names in bb.block_layers for name in names
+        # 64→64 (conv1_2) runs NNPACK when its input is NCHW: conv1's form is chosen in _unpadded_plan
+        narrow = {name for name in names if on_cpu and winograd_suits(getattr(bb, name), narrow=True)} - winograd
+        # each prepacked weight set is built on the first input that uses it (fc6's is 400 MB at full
+        # width, and at full width images from about 200×200 pixels never need it: they take the Winograd form)
+        packed = {name: functools.cache(functools.partial(PackedConv, getattr(bb, name))) for name in names
                   if on_cpu and PackedConv.suits(getattr(bb, name))}
 
         def conv(name: str, h: torch.Tensor) -> torch.Tensor:
@@ -67,31 +79,52 @@ class FastForward:
             # not under torch.compile: the weights are built on first use, a side effect it cannot trace
             if fast is not None and not torch.compiler.is_compiling() and fast.ready_for(h.shape[-2], h.shape[-1]):
                 return fast.relu(h)
-            if name in winograd and h.shape[-2] * h.shape[-1] >= WINOGRAD_MIN_POSITIONS:
+            if (name in winograd or (name in narrow and h.is_contiguous())) and h.shape[-2] * h.shape[-1] >= WINOGRAD_MIN_POSITIONS:
                 return F.relu(winograd_conv(h, layer), inplace=True)
-            if name in matrices:
-                return F.relu(fc6_forward(h, layer, matrices[name]()), inplace=True)
             if name in packed:
-                return packed[name].relu(h)
+                return packed[name]().relu(h)
             return F.relu(layer(h), inplace=True)
 
         return conv
 
-    @staticmethod
-    def _unpadded_plan(bb: nn.Module) -> Callable[[str, torch.Tensor], torch.Tensor]:
+    def _unpadded_plan(self, backbone: str, bb: nn.Module) -> Callable[[str, torch.Tensor], torch.Tensor]:
         """``conv(name, h)`` with ReLU for an input that already carries the layer's zero padding (the
-        padding skip's compact input of conv1_1): prepacked for oneDNN on the CPU."""
+        padding skip's compact input of conv1_1): prepacked for oneDNN on the CPU (channels_last out), or
+        the plain convolution in NCHW (NCHW out) where conv1_2 runs as NNPACK's convolution, which reads
+        NCHW: turning conv1_1's 64 channels from channels_last into NCHW took longer than conv1_2."""
+        first, second = bb.block_layers[0][:2]
+
         @functools.cache
         def packed(name: str) -> PackedConv | None:
             layer = getattr(bb, name)
             return PackedConv(layer, padding=(0, 0)) if PackedConv.suits(layer) else None
 
-        def conv(name: str, h: torch.Tensor) -> torch.Tensor:
-            fast = packed(name)
+        @functools.cache
+        def nchw_weight(name: str) -> torch.Tensor:  # a channels_last weight makes oneDNN answer channels_last
+            return getattr(bb, name).weight.detach().contiguous()
+
+        def plain(name: str, h: torch.Tensor, nchw: bool) -> torch.Tensor:
+            fast = None if nchw else packed(name)
             if fast is not None:
                 return fast.relu(h)
             layer = getattr(bb, name)
-            return F.relu(F.conv2d(h, layer.weight, layer.bias), inplace=True)
+            weight = nchw_weight(name) if nchw else layer.weight
+            return F.relu(F.conv2d(h.contiguous() if nchw else h, weight, layer.bias), inplace=True)
+
+        def conv1_form(h: torch.Tensor) -> bool:
+            """Whether conv1 runs in NCHW on this input: fixed, or raced on the first large grid."""
+            if backbone not in self.conv1_nchw or (h.shape[-2] - 2) * (h.shape[-1] - 2) < CONV1_RACE_MIN_POSITIONS:
+                return False
+            if self.conv1_nchw[backbone] is None:
+                layer2, packed2 = getattr(bb, second), PackedConv(getattr(bb, second))
+                winner, _ = race({
+                    "channels_last": lambda: packed2.relu(plain(first, h, False)),
+                    "nchw": lambda: F.relu(winograd_conv(plain(first, h, True), layer2), inplace=True)})
+                self.conv1_nchw[backbone] = winner == "nchw"
+            return bool(self.conv1_nchw[backbone])
+
+        def conv(name: str, h: torch.Tensor) -> torch.Tensor:
+            return plain(name, h, name == first and conv1_form(h))
 
         return conv
 

@@ -4,9 +4,9 @@
   cells, so ``conv_transpose2d(x, W, stride=s)`` equals a 2×2 convolution with C_out·s² outputs followed
   by ``pixel_shuffle(s)``. Convolutions take the vendor libraries' fast paths; CPU transposed
   convolutions do not (col2im).
-* fc6 is a 7×7 convolution with very few output positions. On the CPU, oneDNN runs it at a fraction of
-  its speed on the other layers; unfolding its input and multiplying by the weight matrix (prepacked
-  for oneDNN once) is much faster (``fcn-workbench bench`` measures the whole).
+* On the CPU, oneDNN convolutions run with weights prepacked once (:class:`PackedConv`): eager
+  ``conv2d`` reorders them on every call, which on fc6 (a 7×7 convolution with few output positions)
+  cost more than the products.
 * On the CPU, the wide 3×3 convolutions (≥ 128 channels) run faster as NNPACK's Winograd
   convolutions (relative error ~1e-5 against the direct form).
 """
@@ -16,8 +16,6 @@ from __future__ import annotations
 import torch
 from torch.nn import functional as F
 
-# Above this many bytes of unfolded fc6 input, keep the plain convolution (memory beats speed).
-UNFOLD_LIMIT_BYTES = 256 * 2**20
 # Below this many input positions NNPACK's Winograd form loses to oneDNN's direct one: it transforms the
 # weights on every call (a 512→512 layer: at 44×44 they tie, at 88×88 Winograd is 1.6× faster, at the 10×10
 # of a 64×64 image it took most of the net's time)
@@ -43,29 +41,6 @@ def upsample(x: torch.Tensor, kernel: torch.Tensor, stride: int) -> torch.Tensor
     """``conv_transpose2d(x, W, stride)`` for k = 2·stride, given ``kernel = phase_kernel(W, stride)``."""
     y = F.conv2d(F.pad(x, (1, 1, 1, 1)), kernel)
     return F.pixel_shuffle(y, stride)
-
-
-class PackedMatrix:
-    """A convolution's weight as a (C_out, C_in·k·k) matrix, prepacked for oneDNN where that works."""
-
-    def __init__(self, conv: torch.nn.Conv2d) -> None:
-        self.matrix = conv.weight.detach().reshape(conv.out_channels, -1)
-        self.bias = conv.bias.detach() if conv.bias is not None else torch.zeros(conv.out_channels)
-        self.packed: tuple[torch.Tensor, torch.Tensor] | None = None
-        if self.matrix.device.type == "cpu" and self.matrix.dtype == torch.float32 and torch.backends.mkldnn.is_available():
-            try:
-                packed = (self.matrix.to_mkldnn(), self.bias.to_mkldnn())
-                probe = torch.zeros(1, self.matrix.shape[1])
-                torch._C._nn.mkldnn_linear(probe.to_mkldnn(), *packed)
-                self.packed = packed
-            except (RuntimeError, AttributeError):  # no oneDNN linear in this build: plain matmul
-                self.packed = None
-
-    def rows_times_matrix(self, rows: torch.Tensor) -> torch.Tensor:
-        """``rows @ matrix.T + bias`` for an M×K input."""
-        if self.packed is not None:
-            return torch._C._nn.mkldnn_linear(rows.contiguous().to_mkldnn(), *self.packed).to_dense()
-        return torch.addmm(self.bias, rows, self.matrix.t())
 
 
 class PackedConv:
@@ -100,30 +75,14 @@ class PackedConv:
                                                        list(c.dilation), c.groups, "relu", [], "")
 
 
-def fc6_forward(x: torch.Tensor, conv: torch.nn.Conv2d, weights: PackedMatrix | None = None) -> torch.Tensor:
-    """fc6 (or any unpadded, unit-stride convolution) as unfold + matrix product where that is faster.
-
-    Used on the CPU only. The result is channels_last (N×C×H×W with channels innermost).
-    """
-    kh, kw = conv.kernel_size
-    n, c, h, w = x.shape
-    oh, ow = h - kh + 1, w - kw + 1
-    if x.device.type != "cpu" or oh < 1 or ow < 1 or n * c * kh * kw * oh * ow * x.element_size() > UNFOLD_LIMIT_BYTES:
-        return conv(x)
-    weights = weights or PackedMatrix(conv)
-    cols = F.unfold(x, (kh, kw))  # N × C·k·k × L
-    rows = cols.transpose(1, 2).reshape(n * oh * ow, -1)
-    out = weights.rows_times_matrix(rows)  # N·L × C_out
-    return out.view(n, oh, ow, conv.out_channels).permute(0, 3, 1, 2)
-
-
-def winograd_suits(conv: torch.nn.Conv2d) -> bool:
-    """Whether NNPACK's Winograd form pays off for ``conv`` on the CPU (wide 3×3, stride 1, padding 1, fp32):
-    from 64→128 channels up; at 64→64 its transforms cost what they save."""
+def winograd_suits(conv: torch.nn.Conv2d, narrow: bool = False) -> bool:
+    """Whether NNPACK's Winograd form can pay off for ``conv`` on the CPU (wide 3×3, stride 1, padding 1,
+    fp32): from 64→128 channels up; with ``narrow`` from 64→64, where it depends on the CPU (on some it
+    costs what it saves: the engine races the two forms of conv1, :mod:`fcn_core.inference.form_race`)."""
     # is_available() also initialises NNPACK: without it every call fails
     return (conv.kernel_size == (3, 3) and conv.stride == (1, 1) and conv.padding == (1, 1)
             and conv.dilation == (1, 1) and conv.groups == 1 and conv.weight.device.type == "cpu"
-            and conv.weight.dtype == torch.float32 and conv.in_channels >= 64 and conv.out_channels >= 128
+            and conv.weight.dtype == torch.float32 and conv.in_channels >= 64 and conv.out_channels >= (64 if narrow else 128)
             and torch.backends.nnpack.is_available())
 
 

@@ -192,25 +192,31 @@ def work_fraction(size: tuple[int, int], ops: tuple[Op, ...]) -> float:
 
 
 Conv = Callable[[str, torch.Tensor], torch.Tensor]
-Runs = tuple[tuple[int, int, int], ...]  # (start in the result, start in the source or ZERO, length)
+# (start in the result, start in the source or ZERO, length, step): step 1 copies consecutive source
+# rows, step 0 repeats one (an expanded run of identical rows: one broadcast copy, not one per row)
+Runs = tuple[tuple[int, int, int, int], ...]
 
 
 @functools.lru_cache(maxsize=4096)
 def _runs_cached(key: bytes) -> Runs:
     idx = np.frombuffer(key, np.int64)
-    runs: list[tuple[int, int, int]] = []
+    runs: list[list[int]] = []
     for i, v in enumerate(idx.tolist()):
         if runs:
-            dst, src, n = runs[-1]
-            if (src == ZERO and v == ZERO) or (src != ZERO and v == src + n):
-                runs[-1] = (dst, src, n + 1)
+            run = runs[-1]
+            _, src, n, step = run
+            if v == src and (step == 0 or n == 1):  # ZERO runs are repeats too
+                run[2], run[3] = n + 1, 0
                 continue
-        runs.append((i, v, 1))
-    return tuple(runs)
+            if src != ZERO and v == src + n and (step == 1 or n == 1):
+                run[2], run[3] = n + 1, 1
+                continue
+        runs.append([i, v, 1, 1])
+    return tuple(tuple(r) for r in runs)  # type: ignore[misc]
 
 
 def _runs(idx: np.ndarray) -> Runs:
-    """``idx`` as runs of consecutive source indices (a gather as a few block copies)."""
+    """``idx`` as runs of consecutive or repeated source indices (a gather as a few block copies)."""
     return _runs_cached(np.ascontiguousarray(idx, np.int64).tobytes())
 
 
@@ -244,16 +250,17 @@ def copy_blocks(x: torch.Tensor, rows: Runs, cols: Runs) -> torch.Tensor:
     ``x``'s memory format: far faster than advanced indexing on the CPU."""
     n_r, n_c = rows[-1][0] + rows[-1][2], cols[-1][0] + cols[-1][2]
     fmt = torch.channels_last if x.is_contiguous(memory_format=torch.channels_last) else torch.contiguous_format
-    any_zero = any(src == ZERO for _, src, _ in rows + cols)
+    any_zero = any(src == ZERO for _, src, _, _ in rows + cols)
     out = torch.empty((x.shape[0], x.shape[1], n_r, n_c), dtype=x.dtype, device=x.device, memory_format=fmt)
     if any_zero:
         out.zero_()
-    for dr, sr, lr in rows:
+    for dr, sr, lr, step_r in rows:
         if sr == ZERO:
             continue
-        for dc, sc, lc in cols:
-            if sc != ZERO:
-                out[:, :, dr:dr + lr, dc:dc + lc] = x[:, :, sr:sr + lr, sc:sc + lc]
+        source_rows = x[:, :, sr:sr + (lr if step_r else 1)]
+        for dc, sc, lc, step_c in cols:
+            if sc != ZERO:  # a repeated row or column broadcasts
+                out[:, :, dr:dr + lr, dc:dc + lc] = source_rows[:, :, :, sc:sc + (lc if step_c else 1)]
     return out
 
 

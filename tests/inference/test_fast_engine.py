@@ -12,7 +12,7 @@ from torch.nn import functional as F
 from fcn_core import Engine, FCNBundle
 from fcn_core.inference.confidence import margin_and_entropy
 from fcn_core.inference.fast_forward import FastForward
-from fcn_core.inference.fast_ops import fc6_forward, phase_kernel, upsample
+from fcn_core.inference.fast_ops import phase_kernel, upsample
 from fcn_core.inference.tiling import plan_tiles
 from tests.helpers.models import randomize, tiny_meta
 
@@ -31,14 +31,6 @@ def test_phase_form_equals_transposed_convolution(stride, c_in, c_out):
 def test_phase_form_refuses_other_kernels():
     with pytest.raises(ValueError, match="twice the stride"):
         phase_kernel(torch.zeros(2, 2, 5, 5), 2)
-
-
-def test_fc6_as_matrix_product_equals_convolution():
-    conv = torch.nn.Conv2d(6, 10, 7)
-    x = torch.randn(2, 6, 11, 9)
-    with torch.no_grad():
-        assert torch.allclose(fc6_forward(x, conv), conv(x), atol=1e-5)
-        assert torch.allclose(fc6_forward(x[:, :, :7, :7], conv), conv(x[:, :, :7, :7]), atol=1e-5)
 
 
 def test_fast_forward_gives_the_modules_results(tiny_bundle):
@@ -177,7 +169,7 @@ def test_separate_backbones_in_tiles_and_batches(rgb_image, big_image):
 
 
 def test_wide_backbone_runs_winograd_and_packed_fc6_with_the_same_results():
-    """At width 1/4 the 3×3 convs from pool2 on are wide enough for NNPACK, and fc6 is a packed matrix."""
+    """At width 1/4 the 3×3 convs from pool2 on are wide enough for NNPACK, and fc6 and fc7 run prepacked."""
     from fcn_core.inference.fast_ops import winograd_suits
 
     bundle = randomize(FCNBundle(tiny_meta(("8s",), width=0.25)))
@@ -191,6 +183,62 @@ def test_wide_backbone_runs_winograd_and_packed_fc6_with_the_same_results():
         for name in ("pool3", "pool4", "conv7"):
             a, b = getattr(ref, name), getattr(out, name)
             assert torch.allclose(a, b, atol=1e-4 * a.abs().max()), name
+
+
+def test_a_race_keeps_the_fastest_form_and_its_result():
+    import time
+
+    from fcn_core.inference.form_race import race
+
+    calls = []
+
+    def slow():
+        calls.append("slow")
+        time.sleep(0.02)
+        return "slow result"
+
+    winner, result = race({"slow": slow, "fast": lambda: calls.append("fast") or "fast result"}, rounds=3)
+    assert (winner, result) == ("fast", "fast result")
+    assert calls == ["slow", "fast"] * 3  # in turn, so both see the same machine load
+
+
+@pytest.fixture
+def narrow_conv1(monkeypatch):
+    """conv1_2 of a width-1/8 net (8→8) treated as the 64→64 layer whose form the CPU decides, the race
+    run on any size, and NNPACK's calls recorded."""
+    from fcn_core.inference import fast_forward, fast_ops
+
+    if not torch.backends.nnpack.is_available():
+        pytest.skip("no NNPACK in this torch")
+    monkeypatch.setattr(fast_forward, "winograd_suits",
+                        lambda conv, narrow=False: conv.kernel_size == (3, 3) and (narrow or conv.out_channels >= 16))
+    monkeypatch.setattr(fast_forward, "CONV1_RACE_MIN_POSITIONS", 1)
+    monkeypatch.setattr(fast_forward, "WINOGRAD_MIN_POSITIONS", 1)
+    ran = []
+    monkeypatch.setattr(fast_forward, "winograd_conv", lambda x, conv: ran.append(conv) or fast_ops.winograd_conv(x, conv))
+    return ran
+
+
+@pytest.mark.parametrize("conv1_nchw", [None, True, False])
+def test_either_form_of_conv1_gives_the_modules_features(narrow_conv1, conv1_nchw):
+    """conv1 prepacked in channels_last, or in NCHW with NNPACK's conv1_2, or raced on the first image:
+    the modules' features to float rounding, and the form asked for (or raced) is the one that ran."""
+    bundle = randomize(FCNBundle(tiny_meta(("8s",), width=0.125)))
+    bb = bundle.backbones["shared"]
+    fast = FastForward(bundle, conv1_nchw=conv1_nchw)
+    for size in ((40, 57), (23, 31)):
+        x = torch.randn(1, 3, *size)
+        narrow_conv1.clear()
+        with torch.no_grad():
+            ref, got = bundle.features("shared", x), fast.features("shared", x)
+        for name in ("pool3", "pool4", "conv7"):
+            a, b = getattr(ref, name), getattr(got, name)
+            assert torch.allclose(a, b, atol=1e-4 * float(a.abs().max())), (size, name)
+        decided = fast.conv1_nchw["shared"]
+        assert decided is not None and (conv1_nchw is None or decided == conv1_nchw)
+        # after a race conv1_2 ran both ways (the race), then in the winner's form
+        assert (bb.conv1_2 in narrow_conv1) == (decided or (conv1_nchw is None and size == (40, 57)))
+        assert bb.conv2_1 in narrow_conv1  # the wider layers run NNPACK either way
 
 
 def test_confidence_survives_infinite_logits():

@@ -23,10 +23,11 @@ pytestmark = pytest.mark.skipif(not winograd.linear_available(), reason="this to
 
 @pytest.fixture
 def everywhere(monkeypatch):
-    """Winograd on every size and every 3×3 width (the thresholds are speed choices, not correctness)."""
+    """Winograd on every size and every width (the thresholds are speed choices, not correctness)."""
     monkeypatch.setattr(winograd, "MIN_POSITIONS", {3: 1, 7: 1})
     monkeypatch.setattr(winograd, "MAX_POSITIONS", {3: None, 7: None})
     monkeypatch.setattr(winograd, "MIN_3X3_CHANNELS", 1)
+    monkeypatch.setattr(winograd, "MIN_7X7_CHANNELS", 1)
 
 
 def _plain_relu(conv: torch.nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
@@ -118,6 +119,8 @@ def test_what_does_not_suit_or_pay_is_left_to_the_direct_forms():
     assert not WinogradConv.suits(torch.nn.Conv2d(128, 128, 3, padding=1))  # narrow: NNPACK wins
     assert not WinogradConv.suits(torch.nn.Conv2d(512, 512, 5, padding=2))
     assert not WinogradConv.suits(torch.nn.Conv2d(512, 4096, 7).double())
+    assert not WinogradConv.suits(torch.nn.Conv2d(64, 512, 7))  # the demo model's fc6: oneDNN's direct form wins
+    assert WinogradConv.suits(torch.nn.Conv2d(256, 2048, 7))
     fc6 = WinogradConv(torch.nn.Conv2d(8, 16, 7))
     assert not fc6.ready_for(8, 8)  # 2×2 outputs: the direct product is faster
     assert fc6._weights is None  # and nothing was built for it
@@ -137,12 +140,15 @@ def test_the_weights_are_built_once_and_only_when_memory_allows(monkeypatch):
     assert other.ready_for(30, 30) and other._weights is built
 
 
-def test_the_engine_falls_back_when_the_weights_do_not_fit(monkeypatch):
+def test_the_engine_falls_back_when_the_weights_do_not_fit(everywhere, monkeypatch):
     bundle = randomize(FCNBundle(tiny_meta(("8s",))))
     x = torch.randn(1, 3, 300, 260)
-    monkeypatch.setattr(winograd, "free_bytes", lambda: 10)
+    asked, built = [], []
+    monkeypatch.setattr(winograd, "free_bytes", lambda: asked.append(1) or 10)
+    monkeypatch.setattr(WinogradConv, "_transformed_weights", lambda self: built.append(self) or [])
     with torch.no_grad():
         ref, got = bundle.features("shared", x), FastForward(bundle).features("shared", x)
+    assert asked and built == []  # the layers that suit asked for their weights; the memory was refused
     assert torch.allclose(got.conv7, ref.conv7, atol=1e-5 * float(ref.conv7.abs().max()))
 
 
