@@ -60,8 +60,11 @@ def _check_image(image: np.ndarray) -> None:
 
 
 def _labels(scores: torch.Tensor) -> torch.Tensor:
-    """N×C×H×W (or C×H×W) scores → uint8 labels (argmax over classes)."""
-    return scores.argmax(-3).to(torch.uint8)
+    """N×C×H×W (or C×H×W) scores → uint8 labels (argmax over classes, the first of equal maxima).
+
+    ``max``, not ``argmax``: on an NCHW CPU tensor torch's argmax over channels took 40 ms for the demo
+    model's 7×500×500 scores, max's indices 0.7 (argmax is fast only on channels_last)."""
+    return scores.max(-3).indices.to(torch.uint8)
 
 
 def _to_numpy(t: torch.Tensor) -> np.ndarray:

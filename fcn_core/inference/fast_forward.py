@@ -18,12 +18,18 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..model.architecture import BackboneFeatures, Upsampler
+from ..model.architecture import BackboneFeatures, Crop, Upsampler, crop_like
 from ..model.bundle import FCNBundle
-from .fast_ops import WINOGRAD_MIN_POSITIONS, PackedConv, phase_kernel, upsample, winograd_conv, winograd_suits
+from .fast_ops import WINOGRAD_MIN_POSITIONS, PackedConv, diagonal_phase_kernel, phase_kernel, upsample, upsample_crop, winograd_conv, winograd_suits
 from .form_race import race
 from .padding_skip import PaddingSkip
 from .winograd import WinogradConv
+
+
+def _phase_form(weight: torch.Tensor, stride: int) -> torch.Tensor:
+    """A transposed convolution's phase kernel: grouped per class where it is diagonal."""
+    diagonal = diagonal_phase_kernel(weight, stride)
+    return diagonal if diagonal is not None else phase_kernel(weight, stride)
 
 
 # conv1 grids from this many positions (images from about 60×60 pixels) race its two forms (form_race)
@@ -41,7 +47,7 @@ class FastForward:
         with torch.no_grad():
             for variant, head in bundle.heads.items():
                 self._kernels[variant] = {
-                    name: (phase_kernel(m.weight.detach(), m.stride[0]), m.stride[0])
+                    name: (_phase_form(m.weight.detach(), m.stride[0]), m.stride[0])
                     for name, m in head.named_children()
                     if isinstance(m, nn.ConvTranspose2d) and m.kernel_size[0] == 2 * m.stride[0]
                 }
@@ -141,10 +147,16 @@ class FastForward:
         kernels = self._kernels[variant]
         head = self.bundle.heads[variant]
 
-        def up(name: str, t: torch.Tensor) -> torch.Tensor:
+        def up(name: str, t: torch.Tensor, crop: Crop | None = None) -> torch.Tensor:
             if name not in kernels:  # a kernel that is not twice its stride: the plain layer
-                return getattr(head, name)(t)
+                scores = getattr(head, name)(t)
+                return scores if crop is None else crop_like(scores, *crop)
             kernel, stride = kernels[name]
-            return upsample(t, kernel, stride)
+            if crop is None:
+                return upsample(t, kernel, stride)
+            if t.device.type == "cpu":
+                return upsample_crop(t, kernel, stride, *crop)
+            # on a GPU the crop stays a view: the labels' kernel reads it in place, the scores stay there
+            return crop_like(upsample(t, kernel, stride), *crop)
 
         return up

@@ -132,8 +132,10 @@ def _upsampler(n_class: int, kernel: int, stride: int) -> nn.ConvTranspose2d:
     return layer
 
 
-# An upsampling: (transposed-conv layer name, scores) → upsampled scores.
-Upsampler = Callable[[str, torch.Tensor], torch.Tensor]
+# An upsampling: (transposed-conv layer name, scores[, crop]) → upsampled scores; with ``crop`` =
+# (offset, height, width) only that window of them (``crop_like``), which a faster form may compute alone.
+Crop = tuple[int, int, int]
+Upsampler = Callable[..., torch.Tensor]
 
 
 class FCNHead(nn.Module):
@@ -180,7 +182,11 @@ class FCNHead(nn.Module):
         return self.fusion(f, up)["final"]
 
     def _up(self, up: Upsampler | None) -> Upsampler:
-        return up or (lambda name, t: getattr(self, name)(t))
+        def plain(name: str, t: torch.Tensor, crop: Crop | None = None) -> torch.Tensor:
+            scores = getattr(self, name)(t)
+            return scores if crop is None else crop_like(scores, *crop)
+
+        return up or plain
 
     def fusion(self, f: BackboneFeatures, up: Upsampler | None = None) -> dict[str, torch.Tensor]:
         """Every named step of the skip architecture, ending with ``final`` (input-sized scores)."""
@@ -188,20 +194,20 @@ class FCNHead(nn.Module):
         h, w = f.input_size
         out: dict[str, torch.Tensor] = {"score_fr": self.score_fr(f.conv7)}
         if self.variant == "32s":
-            out["final"] = crop_like(up("upscore", out["score_fr"]), CROP_32S, h, w)
+            out["final"] = up("upscore", out["score_fr"], (CROP_32S, h, w))
             return out
         up2 = up("upscore2", out["score_fr"])
         pool4 = f.pool4 * 0.01 if self.at_once else f.pool4
         sp4 = crop_like(self.score_pool4(pool4), CROP_POOL4, up2.shape[2], up2.shape[3])
         out.update(upscore2=up2, score_pool4c=sp4, fuse_pool4=up2 + sp4)
         if self.variant == "16s":
-            out["final"] = crop_like(up("upscore16", out["fuse_pool4"]), CROP_16S, h, w)
+            out["final"] = up("upscore16", out["fuse_pool4"], (CROP_16S, h, w))
             return out
         up4 = up("upscore_pool4", out["fuse_pool4"])
         pool3 = f.pool3 * 0.0001 if self.at_once else f.pool3
         sp3 = crop_like(self.score_pool3(pool3), CROP_POOL3, up4.shape[2], up4.shape[3])
         out.update(upscore_pool4=up4, score_pool3c=sp3, fuse_pool3=up4 + sp3)
-        out["final"] = crop_like(up("upscore8", out["fuse_pool3"]), CROP_8S, h, w)
+        out["final"] = up("upscore8", out["fuse_pool3"], (CROP_8S, h, w))
         return out
 
     def contributions(self, f: BackboneFeatures, up: Upsampler | None = None) -> dict[str, torch.Tensor]:
@@ -216,9 +222,9 @@ class FCNHead(nn.Module):
         if self.variant == "32s":
             return {"conv7": steps["final"]}
         if self.variant == "16s":
-            up16 = lambda t: crop_like(up("upscore16", t), CROP_16S, h, w)  # noqa: E731
+            up16 = lambda t: up("upscore16", t, (CROP_16S, h, w))  # noqa: E731
             return {"conv7": up16(steps["upscore2"]), "pool4": up16(steps["score_pool4c"])}
-        up8 = lambda t: crop_like(up("upscore8", t), CROP_8S, h, w)  # noqa: E731
+        up8 = lambda t: up("upscore8", t, (CROP_8S, h, w))  # noqa: E731
         return {
             "conv7": up8(up("upscore_pool4", steps["upscore2"])),
             "pool4": up8(up("upscore_pool4", steps["score_pool4c"])),

@@ -7,6 +7,8 @@ import copy
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch.nn import functional as F
 
 from fcn_core import Engine, FCNBundle
@@ -26,6 +28,64 @@ def test_phase_form_equals_transposed_convolution(stride, c_in, c_out):
     out = upsample(x, phase_kernel(w, stride), stride)
     assert out.shape == ref.shape
     assert torch.allclose(out, ref, atol=1e-5)
+
+
+@settings(max_examples=80, deadline=None)
+@given(stride=st.sampled_from([2, 8, 16, 32]), h=st.integers(1, 9), w=st.integers(1, 9), n=st.integers(1, 2),
+       offset=st.integers(0, 70), height=st.integers(1, 90), width=st.integers(1, 90), channels_last=st.booleans(),
+       diagonal=st.booleans())
+def test_upsampling_a_window_equals_cropping_the_transposed_convolution(stride, h, w, n, offset, height, width,
+                                                                      channels_last, diagonal):
+    """The final upsampling computes only the cells the crop keeps, per class where the weights map each
+    class only to itself, and shuffles them into place: the crop of the transposed convolution, for every
+    stride, size, offset and window, including windows past the map."""
+    from fcn_core.inference.fast_ops import diagonal_phase_kernel, upsample_crop
+    from fcn_core.model.architecture import crop_like
+
+    g = torch.Generator().manual_seed(h * 100 + w)
+    x = torch.randn(n, 3, h, w, generator=g)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    weight = torch.randn(3, 3, 2 * stride, 2 * stride, generator=g)
+    if diagonal:
+        weight *= torch.eye(3)[:, :, None, None]
+    kernel = diagonal_phase_kernel(weight, stride) if diagonal else phase_kernel(weight, stride)
+    assert kernel.shape[1] == (1 if diagonal else 3)
+    ref = crop_like(F.conv_transpose2d(x, weight, stride=stride), offset, height, width)
+    for got in (upsample_crop(x, kernel, stride, offset, height, width),
+                crop_like(upsample(x, kernel, stride), offset, height, width)):
+        assert got.shape == ref.shape
+        assert torch.allclose(got, ref, rtol=0, atol=1e-4)
+
+
+def test_only_a_class_to_itself_upsampling_is_diagonal():
+    from fcn_core.inference.fast_ops import diagonal_phase_kernel
+    from fcn_core.model.architecture import bilinear_kernel
+
+    weight = bilinear_kernel(4, 16)
+    assert diagonal_phase_kernel(weight, 8) is not None
+    weight[1, 2, 3, 3] = 1e-30  # one class leaking into another, however little
+    assert diagonal_phase_kernel(weight, 8) is None
+    assert diagonal_phase_kernel(torch.zeros(3, 4, 4, 4), 2) is None  # classes in ≠ classes out
+
+
+def test_bilinear_heads_run_per_class_with_the_modules_results():
+    """With the public FCNs' fixed bilinear upsamplings every variant's final scores (and skip steps)
+    are the modules', through the per-class form."""
+    bundle = FCNBundle(tiny_meta())
+    for name, p in randomize(FCNBundle(tiny_meta())).named_parameters():
+        if "upscore" not in name:  # random everything, the upsamplings left bilinear
+            bundle.get_parameter(name).data.copy_(p)
+    fast = FastForward(bundle)
+    assert all(k.shape[1] == 1 for kernels in fast._kernels.values() for k, _ in kernels.values())
+    x = torch.randn(1, 3, 70, 93)
+    with torch.no_grad():
+        feats = fast.features("shared", x)
+        for v in ("32s", "16s", "8s"):
+            head = bundle.heads[v]
+            ref, out = head.fusion(feats), head.fusion(feats, fast.upsampler(v))
+            for k in ref:
+                assert torch.allclose(out[k], ref[k], atol=1e-4 * float(ref[k].abs().max())), (v, k)
 
 
 def test_phase_form_refuses_other_kernels():
