@@ -27,8 +27,9 @@ from .winograd import WinogradConv
 
 
 def _phase_form(weight: torch.Tensor, stride: int) -> torch.Tensor:
-    """A transposed convolution's phase kernel: grouped per class where it is diagonal."""
-    diagonal = diagonal_phase_kernel(weight, stride)
+    """A transposed convolution's phase kernel: on the CPU grouped per class where it is diagonal (on a
+    GPU the dense form stays: its tensor cores run it, and the grouped one was never measured there)."""
+    diagonal = diagonal_phase_kernel(weight, stride) if weight.device.type == "cpu" else None
     return diagonal if diagonal is not None else phase_kernel(weight, stride)
 
 
@@ -79,6 +80,10 @@ class FastForward:
         packed = {name: functools.cache(functools.partial(PackedConv, getattr(bb, name))) for name in names
                   if on_cpu and PackedConv.suits(getattr(bb, name))}
 
+        @functools.cache
+        def nchw_weight(name: str) -> torch.Tensor:
+            return getattr(bb, name).weight.detach().contiguous()
+
         def conv(name: str, h: torch.Tensor) -> torch.Tensor:
             layer = getattr(bb, name)
             fast = fast_winograd.get(name)
@@ -86,7 +91,7 @@ class FastForward:
             if fast is not None and not torch.compiler.is_compiling() and fast.ready_for(h.shape[-2], h.shape[-1]):
                 return fast.relu(h)
             if (name in winograd or (name in narrow and h.is_contiguous())) and h.shape[-2] * h.shape[-1] >= WINOGRAD_MIN_POSITIONS:
-                return F.relu(winograd_conv(h, layer), inplace=True)
+                return F.relu(winograd_conv(h, layer, nchw_weight(name)), inplace=True)
             if name in packed:
                 return packed[name]().relu(h)
             return F.relu(layer(h), inplace=True)

@@ -275,7 +275,8 @@ def narrow_conv1(monkeypatch):
     monkeypatch.setattr(fast_forward, "CONV1_RACE_MIN_POSITIONS", 1)
     monkeypatch.setattr(fast_forward, "WINOGRAD_MIN_POSITIONS", 1)
     ran = []
-    monkeypatch.setattr(fast_forward, "winograd_conv", lambda x, conv: ran.append(conv) or fast_ops.winograd_conv(x, conv))
+    monkeypatch.setattr(fast_forward, "winograd_conv",
+                        lambda x, conv, *weight: ran.append(conv) or fast_ops.winograd_conv(x, conv, *weight))
     return ran
 
 
