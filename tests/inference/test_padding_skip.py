@@ -152,3 +152,16 @@ def test_scores_can_come_later_and_only_once():
     assert pred.scores is scores and pred.scores is scores and calls == [1]
     assert pred.score_source is scores  # the device copy is let go
     assert pred.pixel_summary(0, 0)[0] > 0
+
+
+def test_each_resolution_gathers_once_and_keeps_few_spare_rows():
+    """Only the first layer of each resolution gathers its input (a gather is a full copy), on every
+    length from 1 to 400 pixels; and at 500 the compact grids keep the rows the measured plan keeps."""
+    ops = backbone_ops(_backbone())
+    firsts = {op.name for i, op in enumerate(ops) if i == 0 or ops[i - 1].stride > 1}
+    for length in range(1, 401):
+        steps = axis_plan(length, ops)
+        for prev, op, step in zip(steps, ops[1:], steps[1:]):
+            assert op.name in firsts or step.is_identity(prev.compact_length), (length, op.name)
+    compact = {op.name: s.compact_length for op, s in zip(ops, axis_plan(500, ops))}
+    assert (compact["conv1_2"], compact["conv2_2"], compact["conv3_3"]) == (518, 273, 155)
