@@ -12,23 +12,19 @@ does on a GPU, and keeps the winner for the rest of the process.
 from __future__ import annotations
 
 import time
-from typing import Callable, TypeVar
-
-T = TypeVar("T")
+from typing import Callable
 
 RACE_ROUNDS = 3  # each form runs three times, in turn; its best time counts (the first runs pay one-time
 # costs: NNPACK's first conv1_2 took 165 ms, its next ones 72-74, oneDNN's 92-103)
 
 
-def race(forms: dict[str, Callable[[], T]], rounds: int = RACE_ROUNDS) -> tuple[str, T]:
-    """(the name of the fastest form, its result): each form runs ``rounds`` times, in turn, and is
-    judged by its best time. The forms must compute the same thing."""
+def race(forms: dict[str, Callable[[], object]], rounds: int = RACE_ROUNDS) -> str:
+    """The name of the fastest form: each runs ``rounds`` times, in turn (so all see the same machine
+    load), and is judged by its best time. Results are dropped as they come: one form's at a time."""
     best = {name: float("inf") for name in forms}
-    results: dict[str, T] = {}
     for _ in range(rounds):
         for name, form in forms.items():
             start = time.perf_counter()
-            results[name] = form()
+            form()
             best[name] = min(best[name], time.perf_counter() - start)
-    winner = min(best, key=lambda name: best[name])
-    return winner, results[winner]
+    return min(best, key=lambda name: best[name])

@@ -245,7 +245,7 @@ def test_wide_backbone_runs_winograd_and_packed_fc6_with_the_same_results():
             assert torch.allclose(a, b, atol=1e-4 * a.abs().max()), name
 
 
-def test_a_race_keeps_the_fastest_form_and_its_result():
+def test_a_race_names_the_fastest_form():
     import time
 
     from fcn_core.inference.form_race import race
@@ -257,8 +257,8 @@ def test_a_race_keeps_the_fastest_form_and_its_result():
         time.sleep(0.02)
         return "slow result"
 
-    winner, result = race({"slow": slow, "fast": lambda: calls.append("fast") or "fast result"}, rounds=3)
-    assert (winner, result) == ("fast", "fast result")
+    winner = race({"slow": slow, "fast": lambda: calls.append("fast") or "fast result"}, rounds=3)
+    assert winner == "fast"
     assert calls == ["slow", "fast"] * 3  # in turn, so both see the same machine load
 
 
@@ -276,7 +276,7 @@ def narrow_conv1(monkeypatch):
     monkeypatch.setattr(fast_forward, "WINOGRAD_MIN_POSITIONS", 1)
     ran = []
     monkeypatch.setattr(fast_forward, "winograd_conv",
-                        lambda x, conv, *weight: ran.append(conv) or fast_ops.winograd_conv(x, conv, *weight))
+                        lambda x, conv, *weight: ran.append((conv, tuple(x.shape))) or fast_ops.winograd_conv(x, conv, *weight))
     return ran
 
 
@@ -298,8 +298,23 @@ def test_either_form_of_conv1_gives_the_modules_features(narrow_conv1, conv1_nch
         decided = fast.conv1_nchw["shared"]
         assert decided is not None and (conv1_nchw is None or decided == conv1_nchw)
         # after a race conv1_2 ran both ways (the race), then in the winner's form
-        assert (bb.conv1_2 in narrow_conv1) == (decided or (conv1_nchw is None and size == (40, 57)))
-        assert bb.conv2_1 in narrow_conv1  # the wider layers run NNPACK either way
+        ran = [conv for conv, _ in narrow_conv1]
+        assert (bb.conv1_2 in ran) == (decided or (conv1_nchw is None and size == (40, 57)))
+        assert bb.conv2_1 in ran  # the wider layers run NNPACK either way
+
+
+def test_the_race_runs_on_a_corner_of_the_first_image(narrow_conv1, monkeypatch):
+    """On a large first image (or batch) the two forms of conv1 race on one image's corner only."""
+    from fcn_core.inference import fast_forward
+
+    monkeypatch.setattr(fast_forward, "CONV1_RACE_SIDE", 16)
+    bundle = randomize(FCNBundle(tiny_meta(("8s",), width=0.125)))
+    fast = FastForward(bundle, conv1_nchw=True)
+    fast.conv1_nchw["shared"] = None
+    with torch.no_grad():
+        fast.features("shared", torch.randn(2, 3, 60, 70))
+    raced = [shape for conv, shape in narrow_conv1 if conv is bundle.backbones["shared"].conv1_2 and shape[0] == 1]
+    assert len(raced) == 3 and all(shape[-2:] == (14, 14) for shape in raced)  # 16 positions less conv1_1's border
 
 
 def test_confidence_survives_infinite_logits():
