@@ -1,4 +1,4 @@
-"""Faster forms of the FCN's two slow layers, with the same arithmetic (only the summation order differs).
+"""Faster forms of the FCN's layers, with the same arithmetic (only the summation order differs).
 
 * The transposed convolutions all have kernel 2·stride. Each output pixel then sees exactly 2×2 input
   cells, so ``conv_transpose2d(x, W, stride=s)`` equals a 2×2 convolution with C_out·s² outputs followed
