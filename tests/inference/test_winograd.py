@@ -188,7 +188,9 @@ def test_max_pool_equals_torchs_on_any_size(n, c, h, w, special):
     ref = F.max_pool2d(x, 2, stride=2, ceil_mode=True)
     assert torch.equal(max_pool_2x2(x), ref) or torch.allclose(max_pool_2x2(x), ref, equal_nan=True, rtol=0, atol=0)
     cl = x.contiguous(memory_format=torch.channels_last)
-    assert torch.allclose(max_pool_2x2(cl), ref, equal_nan=True, rtol=0, atol=0)
+    pooled = max_pool_2x2(cl)  # few channels: the pairwise form, in channels_last
+    assert torch.allclose(pooled, ref, equal_nan=True, rtol=0, atol=0)
+    assert pooled.is_contiguous(memory_format=torch.channels_last)
 
 
 def test_under_torch_compile_the_direct_forms_run(everywhere, monkeypatch):
