@@ -3,7 +3,7 @@
 An :class:`ImageCache` holds one image's backbone features and results: each distinct backbone runs at
 most once per cache, so switching variant or asking for score maps reuses the features. The engine runs
 the net in its fast equivalent form (:mod:`fcn_core.inference.fast_forward`): channels_last, the
-transposed convolutions as convolutions, fc6 as a matrix product on the CPU, half precision on CUDA.
+transposed convolutions as convolutions, Winograd forms and prepacked weights on the CPU, half precision on CUDA.
 Images above a pixel budget run in tiles whose labels match the untiled result; on CUDA an
 out-of-memory error falls back to smaller tiles and then to the CPU, with a notice
 (:mod:`fcn_core.inference.tiling`).

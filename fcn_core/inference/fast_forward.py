@@ -33,6 +33,16 @@ def _phase_form(weight: torch.Tensor, stride: int) -> torch.Tensor:
     return diagonal if diagonal is not None else phase_kernel(weight, stride)
 
 
+def _nchw_weights(bb: nn.Module) -> Callable[[str], torch.Tensor]:
+    """A backbone layer's weight in NCHW, by name, made once: NNPACK reads NCHW (it copied a channels_last
+    weight on every call), and a channels_last weight makes oneDNN answer channels_last."""
+    @functools.cache
+    def weight(name: str) -> torch.Tensor:
+        return getattr(bb, name).weight.detach().contiguous()
+
+    return weight
+
+
 # conv1 grids from this many positions (images from about 240×240 pixels: the padding skip keeps about
 # ten rows of padding on each side) race its two forms (form_race), and take the winner after
 CONV1_RACE_MIN_POSITIONS = 256 * 256
@@ -60,15 +70,16 @@ class FastForward:
         self.conv1_nchw: dict[str, bool | None] = {
             name: conv1_nchw for name, bb in bundle.backbones.items()
             if winograd_suits(getattr(bb, bb.block_layers[0][1]), narrow=True)}
-        self._convs = {name: self._conv_plan(bb) for name, bb in bundle.backbones.items()}
-        self._unpadded = {name: self._unpadded_plan(name, bb) for name, bb in bundle.backbones.items()}
+        nchw_weights = {name: _nchw_weights(bb) for name, bb in bundle.backbones.items()}
+        self._convs = {name: self._conv_plan(bb, nchw_weights[name]) for name, bb in bundle.backbones.items()}
+        self._unpadded = {name: self._unpadded_plan(name, bb, nchw_weights[name]) for name, bb in bundle.backbones.items()}
         # measured: on the CPU the skip saves a sixth of the work at 500×500 (more on small images); on an
         # H200 its gathers cost more than the convolutions it saves (docs/speed.md), so there it is off
         self._skips = {name: PaddingSkip(bb) for name, bb in bundle.backbones.items()
                        if bb.fc6.weight.device.type == "cpu"}
 
     @staticmethod
-    def _conv_plan(bb: nn.Module) -> Callable[[str, torch.Tensor], torch.Tensor]:
+    def _conv_plan(bb: nn.Module, nchw_weight: Callable[[str], torch.Tensor]) -> Callable[[str, torch.Tensor], torch.Tensor]:
         """``conv(name, h)`` for one backbone, ReLU included: each layer in its fastest equivalent form on
         its device. (cuDNN's fused convolution + bias + ReLU was tried on an H200: the backbone took 4.6 ms
         instead of 1.5, its kernels are not the tensor-core ones; docs/speed.md.)"""
@@ -84,10 +95,6 @@ class FastForward:
         packed = {name: functools.cache(functools.partial(PackedConv, getattr(bb, name))) for name in names
                   if on_cpu and PackedConv.suits(getattr(bb, name))}
 
-        @functools.cache
-        def nchw_weight(name: str) -> torch.Tensor:
-            return getattr(bb, name).weight.detach().contiguous()
-
         def conv(name: str, h: torch.Tensor) -> torch.Tensor:
             layer = getattr(bb, name)
             fast = fast_winograd.get(name)
@@ -102,7 +109,8 @@ class FastForward:
 
         return conv
 
-    def _unpadded_plan(self, backbone: str, bb: nn.Module) -> Callable[[str, torch.Tensor], torch.Tensor]:
+    def _unpadded_plan(self, backbone: str, bb: nn.Module,
+                       nchw_weight: Callable[[str], torch.Tensor]) -> Callable[[str, torch.Tensor], torch.Tensor]:
         """``conv(name, h)`` with ReLU for an input that already carries the layer's zero padding (the
         padding skip's compact input of conv1_1): prepacked for oneDNN on the CPU (channels_last out), or
         the plain convolution in NCHW (NCHW out) where conv1_2 runs as NNPACK's convolution, which reads
@@ -113,10 +121,6 @@ class FastForward:
         def packed(name: str) -> PackedConv | None:
             layer = getattr(bb, name)
             return PackedConv(layer, padding=(0, 0)) if PackedConv.suits(layer) else None
-
-        @functools.cache
-        def nchw_weight(name: str) -> torch.Tensor:  # a channels_last weight makes oneDNN answer channels_last
-            return getattr(bb, name).weight.detach().contiguous()
 
         def plain(name: str, h: torch.Tensor, nchw: bool) -> torch.Tensor:
             fast = None if nchw else packed(name)
@@ -131,11 +135,10 @@ class FastForward:
             if backbone not in self.conv1_nchw or (h.shape[-2] - 2) * (h.shape[-1] - 2) < CONV1_RACE_MIN_POSITIONS:
                 return False
             if self.conv1_nchw[backbone] is None:
-                layer2, packed2 = getattr(bb, second), PackedConv(getattr(bb, second))
-                probe = h[:1, :, :CONV1_RACE_SIDE, :CONV1_RACE_SIDE]
-                winner = race({
-                    "channels_last": lambda: packed2.relu(plain(first, probe, False)),
-                    "nchw": lambda: F.relu(winograd_conv(plain(first, probe, True), layer2), inplace=True)})
+                # conv1_2 through the conv plan, which takes the form its input's layout asks for
+                convs, probe = self._convs[backbone], h[:1, :, :CONV1_RACE_SIDE, :CONV1_RACE_SIDE]
+                winner = race({"channels_last": lambda: convs(second, plain(first, probe, False)),
+                               "nchw": lambda: convs(second, plain(first, probe, True))})
                 self.conv1_nchw[backbone] = winner == "nchw"
             return bool(self.conv1_nchw[backbone])
 
@@ -159,8 +162,7 @@ class FastForward:
 
         def up(name: str, t: torch.Tensor, crop: Crop | None = None) -> torch.Tensor:
             if name not in kernels:  # a kernel that is not twice its stride: the plain layer
-                scores = getattr(head, name)(t)
-                return scores if crop is None else crop_like(scores, *crop)
+                return head.upsample(name, t, crop)
             kernel, stride = kernels[name]
             if crop is None:
                 return upsample(t, kernel, stride)

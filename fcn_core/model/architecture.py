@@ -181,12 +181,13 @@ class FCNHead(nn.Module):
     def forward(self, f: BackboneFeatures, up: Upsampler | None = None) -> torch.Tensor:
         return self.fusion(f, up)["final"]
 
-    def _up(self, up: Upsampler | None) -> Upsampler:
-        def plain(name: str, t: torch.Tensor, crop: Crop | None = None) -> torch.Tensor:
-            scores = getattr(self, name)(t)
-            return scores if crop is None else crop_like(scores, *crop)
+    def upsample(self, name: str, t: torch.Tensor, crop: Crop | None = None) -> torch.Tensor:
+        """The named transposed convolution as the module computes it (the default ``up``)."""
+        scores = getattr(self, name)(t)
+        return scores if crop is None else crop_like(scores, *crop)
 
-        return up or plain
+    def _up(self, up: Upsampler | None) -> Upsampler:
+        return up or self.upsample
 
     def fusion(self, f: BackboneFeatures, up: Upsampler | None = None) -> dict[str, torch.Tensor]:
         """Every named step of the skip architecture, ending with ``final`` (input-sized scores)."""
