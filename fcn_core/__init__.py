@@ -35,7 +35,7 @@ _HOMES: dict[str, str] = {
     "read_image": "storage.image_io", "read_label_png": "storage.image_io", "write_label_png": "storage.image_io",
     "read_thumbnail": "storage.image_io",
     "Workspace": "storage.workspace", "SavedLabels": "storage.workspace",
-    "export_dataset": "storage.export", "DATASET_ENTRIES": "storage.export", "export_owns": "storage.export", "export_said": "storage.export",
+    "export_dataset": "storage.export", "corrected_images": "storage.export", "DATASET_ENTRIES": "storage.export", "export_owns": "storage.export", "export_said": "storage.export",
     "EXPORT_FORMATS": "storage.export", "import_labels": "storage.label_import",
     "IMPORT_KINDS": "storage.annotation_readers",
     "probe_image": "storage.image_io",
@@ -73,7 +73,7 @@ if TYPE_CHECKING:  # what type checkers and editors see
     from .model.provenance import Origin, Provenance
     from .paths import DEMO_MODEL, RESOURCES, SAMPLES
     from .storage.annotation_readers import IMPORT_KINDS
-    from .storage.export import DATASET_ENTRIES, EXPORT_FORMATS, export_dataset, export_owns, export_said
+    from .storage.export import DATASET_ENTRIES, EXPORT_FORMATS, corrected_images, export_dataset, export_owns, export_said
     from .storage.label_import import import_labels
     from .storage.image_io import (ImageReadError, expand_image_paths, is_image_path, probe_image, read_image,
                                    read_label_png, read_thumbnail,

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Callable
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QWidget
 
-from fcn_core import FINETUNE_ITERATIONS
+from fcn_core import FINETUNE_ITERATIONS, corrected_images
 
 from ..dialogs.change_dialog import ChangeDialog
 from ..dialogs.finetune_dialog import FineTuneDialog
@@ -60,7 +60,12 @@ class FineTuneController(QObject):
         folder = self.corrections.folder_with_saved_corrections(needs_model=True)
         if folder is None:
             return None
-        corrected = sum(p.parent == folder for p in c.files.corrected_paths())
+        # from the workspace, as the fine-tune's export reads it: the list's marks arrive after the save just made
+        corrected = len(corrected_images(folder, c.editor.workspace(c.state.path)))
+        if corrected == 0:  # the dialog would offer Start with nothing to train on
+            c.report(f"No image in {folder.name} has saved corrections yet: correct one first "
+                     "(Correct → Correct labels, E), then fine-tune on it.")
+            return None
         previous = c.service.engine
         dialog = FineTuneDialog(c.service, folder, corrected, iterations, c.editor.workspace(c.state.path), c.window)
         dialog.finished_with.connect(lambda result: self._use(folder, result.checkpoint))

@@ -79,6 +79,18 @@ def find_source(source: str | Path) -> tuple[Path, Workspace]:
     return source, Workspace.beside(source)
 
 
+def _image_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_file() and is_image_path(p))
+
+
+def corrected_images(source: str | Path, workspace: Workspace | None = None) -> list[Path]:
+    """The image files of ``source`` (as :func:`export_dataset` takes it) with saved corrections: what an
+    export without predictions writes and what a fine-tune trains on."""
+    folder, ws = find_source(source)
+    ws = workspace or ws
+    return [p for p in _image_files(folder) if ws.has(p)]
+
+
 def _check_target(out: Path, overwrite: bool, entries: tuple[str, ...]) -> None:
     if out.exists() and not out.is_dir():
         raise ValueError(f"{out} is a file, not a folder")
@@ -121,7 +133,7 @@ def export_dataset(source: str | Path, out: str | Path, classes: tuple[str, ...]
     _check_target(out, overwrite, entries)
     if not 0 <= val_fraction < 1:
         raise ValueError("the validation fraction must be in [0, 1)")
-    images = sorted(p for p in folder.iterdir() if p.is_file() and is_image_path(p))
+    images = _image_files(folder)
     if not images:
         raise ValueError(f"nothing to export: {folder} holds no images")
     items = _items(images, ws, predict)

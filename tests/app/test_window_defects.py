@@ -17,7 +17,7 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QMenu, QFileDialog, QMessageBox
 
 from app.window.main_window import MainWindow
-from fcn_core import SAMPLES, FCNBundle, Workspace, class_fractions, save_checkpoint
+from fcn_core import SAMPLES, FCNBundle, LabelDocument, Workspace, class_fractions, save_checkpoint
 from fcn_core.model.palette import VOC_CLASSES
 from tests.helpers.models import randomize, tiny_meta
 from tests.helpers.mouse import click, drag, move
@@ -232,10 +232,10 @@ def test_a_stroke_while_the_next_image_segments_or_after_a_cancel_lands_in_no_im
     assert np.array_equal(ws.load(first, (60, 80), N_CLASS)[0], saved) and not ws.has(big)
 
 # -- 6. the export dialog -------------------------------------------------------------------------------------
-def corrected_window(qtbot, tmp_path, files, monkeypatch):
+def corrected_window(qtbot, tmp_path, files, monkeypatch, paths=None):
     folder, model = files
     w = window(qtbot, tmp_path, model)
-    open_with_dialog(qtbot, w, monkeypatch, [folder])
+    open_with_dialog(qtbot, w, monkeypatch, paths or [folder])
     wait_result(qtbot, w, folder / "p0.png")
     start_editing(qtbot, w)
     dab(qtbot, w, Qt.Key.Key_2)
@@ -457,6 +457,31 @@ def test_the_status_line_follows_a_fill_under_the_cursor(qtbot, tmp_path, files,
 
 
 # -- a fine-tune that did worse on the held-out corrections is not loaded behind the person's back ---------
+def test_finetune_before_any_correction_says_what_to_do_first(qtbot, tmp_path, files, monkeypatch):
+    """Ctrl+T on a folder with nothing corrected opens no dialog (it offered Start with 0 images) and says why."""
+    folder, model = files
+    w = window(qtbot, tmp_path, model)
+    open_with_dialog(qtbot, w, monkeypatch, [folder])
+    wait_result(qtbot, w, folder / "p0.png")
+    press(w, Qt.Key.Key_T, Qt.KeyboardModifier.ControlModifier)  # Correct → Fine-tune on my corrections…
+    assert not w.tuning.dialogs
+    assert f"No image in {folder.name} has saved corrections yet" in w.last_error
+
+
+def test_finetune_counts_what_it_trains_on(qtbot, tmp_path, files, monkeypatch):
+    """The dialog's count is the folder's images with saved corrections, as the fine-tune's export reads
+    them, not the images opened in the list: here one is open and two are corrected."""
+    folder, _ = files
+    meta = tiny_meta(n_class=N_CLASS)
+    Workspace.beside(folder).save(folder / "p1.png", LabelDocument(np.ones((60, 80), np.uint8), n_class=N_CLASS),
+                                  np.asarray(meta.colors), meta.classes)
+    w = corrected_window(qtbot, tmp_path, files, monkeypatch, paths=[folder / "p0.png"])
+    assert w.files.paths == [folder / "p0.png"]
+    press(w, Qt.Key.Key_T, Qt.KeyboardModifier.ControlModifier)  # Correct → Fine-tune on my corrections…
+    dialog = w.tuning.dialogs[-1]
+    assert dialog.isVisible() and "the 2 corrected images of" in dialog.intro.text()
+
+
 @pytest.mark.parametrize("after_iu", [0.9, 0.3])
 def test_finetune_loads_its_model_only_when_it_did_not_do_worse(qtbot, tmp_path, files, monkeypatch, after_iu):
     import fcn_core.training.finetune as finetune_module
