@@ -20,8 +20,9 @@ from torch.nn import functional as F
 
 from ..model.architecture import BackboneFeatures, Crop, Upsampler, crop_like
 from ..model.bundle import FCNBundle
-from .fast_ops import WINOGRAD_MIN_POSITIONS, PackedConv, diagonal_phase_kernel, phase_kernel, upsample, upsample_crop, winograd_conv, winograd_suits
+from .fast_ops import WINOGRAD_MIN_POSITIONS, PackedConv, diagonal_phase_kernel, phase_kernel, upsample, upsample_crop, winograd_suits
 from .form_race import race
+from .nnpack import NnpackConv
 from .padding_skip import PaddingSkip
 from .winograd import WinogradConv
 
@@ -94,6 +95,9 @@ class FastForward:
         # width, and at full width images from about 200×200 pixels never need it: they take the Winograd form)
         packed = {name: functools.cache(functools.partial(PackedConv, getattr(bb, name))) for name in names
                   if on_cpu and PackedConv.suits(getattr(bb, name))}
+        # NNPACK's kernel transforms too are made on first use (C_out·C_in·64 floats a layer)
+        nnpack = {name: functools.cache(lambda name=name: NnpackConv(getattr(bb, name), nchw_weight(name)))
+                  for name in winograd | narrow}
 
         def conv(name: str, h: torch.Tensor) -> torch.Tensor:
             layer = getattr(bb, name)
@@ -102,7 +106,7 @@ class FastForward:
             if fast is not None and not torch.compiler.is_compiling() and fast.ready_for(h.shape[-2], h.shape[-1]):
                 return fast.relu(h)
             if (name in winograd or (name in narrow and h.is_contiguous())) and h.shape[-2] * h.shape[-1] >= WINOGRAD_MIN_POSITIONS:
-                return F.relu(winograd_conv(h, layer, nchw_weight(name)), inplace=True)
+                return nnpack[name]().relu(h)
             if name in packed:
                 return packed[name]().relu(h)
             return F.relu(layer(h), inplace=True)

@@ -151,16 +151,6 @@ def winograd_suits(conv: torch.nn.Conv2d, narrow: bool = False) -> bool:
             and torch.backends.nnpack.is_available())
 
 
-def winograd_conv(x: torch.Tensor, conv: torch.nn.Conv2d, weight: torch.Tensor | None = None) -> torch.Tensor:
-    """``conv(x)`` through NNPACK (NCHW in and out); the direct form where NNPACK declines the input.
-    ``weight``: the layer's weight in NCHW, when kept (NNPACK copies a channels_last one on every call)."""
-    try:
-        return torch._nnpack_spatial_convolution(x.contiguous(), conv.weight if weight is None else weight,
-                                                 conv.bias, [1, 1], [1, 1])
-    except RuntimeError:
-        return conv(x)
-
-
 # channels_last tensors with at most this many channels pool as pairwise maxima (see max_pool_2x2)
 PAIRWISE_POOL_MAX_CHANNELS = 32
 

@@ -266,7 +266,8 @@ def test_a_race_names_the_fastest_form():
 def narrow_conv1(monkeypatch):
     """conv1_2 of a width-1/8 net (8→8) treated as the 64→64 layer whose form the CPU decides, the race
     run on any size, and NNPACK's calls recorded."""
-    from fcn_core.inference import fast_forward, fast_ops
+    from fcn_core.inference import fast_forward
+    from fcn_core.inference.nnpack import NnpackConv
 
     if not torch.backends.nnpack.is_available():
         pytest.skip("no NNPACK in this torch")
@@ -275,8 +276,8 @@ def narrow_conv1(monkeypatch):
     monkeypatch.setattr(fast_forward, "CONV1_RACE_MIN_POSITIONS", 1)
     monkeypatch.setattr(fast_forward, "WINOGRAD_MIN_POSITIONS", 1)
     ran = []
-    monkeypatch.setattr(fast_forward, "winograd_conv",
-                        lambda x, conv, *weight: ran.append((conv, tuple(x.shape))) or fast_ops.winograd_conv(x, conv, *weight))
+    relu = NnpackConv.relu
+    monkeypatch.setattr(NnpackConv, "relu", lambda self, x: ran.append((self.conv, tuple(x.shape))) or relu(self, x))
     return ran
 
 
