@@ -8,7 +8,7 @@ the machine's peak (this project's AMD CPU: about 200 G multiply-adds/s, where t
 
 * fc6 (7×7, 512 → 4096 channels on a 16×16 grid at 500×500) as F(2, 7): 64 products per 2×2 tile
   instead of 196 — a third of the multiply-adds; at 500×500 it took 80 ms instead of 135.
-* The 512-channel 3×3 convolutions on grids up to 64×64 (conv5) as F(4, 3): 36 products per 4×4 tile
+* The 512-channel 3×3 convolutions on grids up to 48×48 (conv5) as F(4, 3): 36 products per 4×4 tile
   instead of 144. The transforms are separate passes over memory, so the tiles go in bands that stay
   in the cache. On larger grids and narrower layers NNPACK's fused Winograd or oneDNN's direct
   convolution stays faster (``MIN_POSITIONS``, ``MIN_3X3_CHANNELS``).
@@ -41,9 +41,11 @@ TILE_AND_POINTS: dict[int, tuple[int, tuple[float, ...]]] = {
 # project's AMD CPU, 2 threads, run in turn: fc6 from 6×6 outputs (16×16: 34 ms against 52; 3×3: 25
 # against 15); 512→512 3×3 at 44×44 (conv5 at 500×500: 13.6 ms against 18.5). At 88×88 (conv4) NNPACK
 # won, 53 against 60, and on 256-channel layers by more (conv3_2 at 159×159: 46 against 76): their
-# transformed weights are 4× the layer's, read again for each band of tiles.
+# transformed weights are 4× the layer's, read again for each band of tiles. Since NNPACK's kernels are
+# transformed once (nnpack.py) it wins from about 50×50: 512→512 at 60×60 27.5 ms against 31.4, at 44×44
+# 21.4 against 19.7; a 256×256 image (conv4 at 57×57) took 288 ms against 306 with the limit at 64×64.
 MIN_POSITIONS = {3: 22 * 22, 7: 7 * 7}
-MAX_POSITIONS = {3: 64 * 64, 7: None}
+MAX_POSITIONS = {3: 48 * 48, 7: None}
 MIN_3X3_CHANNELS = 512  # in and out
 # fc6's input channels from which F(2, 7) pays. On fc6 at 500×500 (22×22 in, 8 outputs per input
 # channel), against oneDNN's prepacked direct form: 64 channels (the demo model) 7.0 ms against 4.1,
