@@ -47,10 +47,12 @@ def child(runtime: str, size: int, onnx_path: str, iters: int, threads: int) -> 
     from fcn_core.bench.benchmark import bench_image
     from fcn_core.bench.peers import PEER_MAKERS
     from fcn_core.cli.bench import full_vgg16
+    from fcn_core.inference.cpu_tuning import keep_freed_memory
     from fcn_core.inference.device import tune_process
 
     torch.set_num_threads(threads)
     tune_process("cpu")
+    keep_freed_memory()  # as the command line does (fcn_core.cli), for every runtime alike
     image = bench_image((size, size))
     if runtime == "engine":
         engine = Engine(full_vgg16(), "cpu")

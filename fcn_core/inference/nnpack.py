@@ -140,7 +140,8 @@ class NnpackConv:
 
     def relu(self, x: torch.Tensor) -> torch.Tensor:
         """``relu(conv(x))`` (NCHW out)."""
-        out = self.direct_relu(x)
+        # torch.compile traces torch's call: a foreign function through ctypes is not something it can trace
+        out = None if torch.compiler.is_compiling() else self.direct_relu(x)
         if out is not None:
             return out
         return F.relu(torch_nnpack_conv(x, self.conv, self.weight), inplace=True)

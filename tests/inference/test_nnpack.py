@@ -107,6 +107,19 @@ def test_where_the_direct_call_is_not_available_torchs_call_runs(monkeypatch):
     assert not layer.transformed
 
 
+def test_under_torch_compile_torchs_call_runs(direct, monkeypatch):
+    """torch.compile traces the layers: there the convolution is torch's operator, not a ctypes call."""
+    conv = _conv(8, 16, 5)
+    layer = NnpackConv(conv)
+    direct_calls = []
+    monkeypatch.setattr(NnpackConv, "direct_relu", lambda self, x: direct_calls.append(x) or None)
+    monkeypatch.setattr(torch.compiler, "is_compiling", lambda: True)
+    x = torch.randn(1, 8, 12, 15)
+    with torch.no_grad():
+        assert torch.equal(layer.relu(x), _torch_relu(conv, x))
+    assert direct_calls == []
+
+
 def test_a_library_that_answers_differently_is_not_used(monkeypatch):
     """The check against torch's call catches a wrong binding (here: the ReLU asked for as identity)."""
     nnpack._nnpack.cache_clear()
