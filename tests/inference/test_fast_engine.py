@@ -228,6 +228,27 @@ def test_separate_backbones_in_tiles_and_batches(rgb_image, big_image):
         assert (ref[v].labels == got[v].labels).mean() >= 0.999
 
 
+@pytest.mark.parametrize("kernel, padding", [(1, 0), (3, 1), (7, 0)])
+@pytest.mark.parametrize("size", [(1, 1), (2, 5), (6, 6), (9, 11)])
+def test_prepacked_convolutions_agree_on_tiny_grids(kernel, padding, size):
+    """Prepacked oneDNN forms against the plain layer, down to 1×1 grids (a small image's fc6 and fc7); a
+    1×1 layer runs as oneDNN's linear, for which oneDNN does not lay the weight out again per call."""
+    from fcn_core.inference.fast_ops import PackedConv
+
+    torch.manual_seed(kernel)
+    conv = torch.nn.Conv2d(24, 40, kernel, padding=padding).eval()
+    packed = PackedConv(conv)
+    assert packed.pointwise == (kernel == 1)
+    h, w = size[0] + kernel - 1 - 2 * padding, size[1] + kernel - 1 - 2 * padding
+    for fmt in (torch.channels_last, torch.contiguous_format):
+        x = torch.randn(2, 24, h, w).contiguous(memory_format=fmt)
+        with torch.no_grad():
+            ref, got = F.relu(conv(x)), packed.relu(x)
+        assert got.shape == ref.shape == (2, 40, *size)
+        assert got.is_contiguous(memory_format=torch.channels_last)
+        assert torch.allclose(got, ref, atol=1e-5 * float(ref.abs().max()) + 1e-6)
+
+
 def test_wide_backbone_runs_winograd_and_packed_fc6_with_the_same_results():
     """At width 1/4 the 3×3 convs from pool2 on are wide enough for NNPACK, and fc6 and fc7 run prepacked."""
     from fcn_core.inference.fast_ops import winograd_suits
