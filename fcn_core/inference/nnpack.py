@@ -35,8 +35,8 @@ _SUCCESS = 0
 TILE_ROWS = 6  # output rows of one F(6×6, 3×3) tile
 # NNPACK's scratch memory (the transformed input and output tiles: about 3.6 times the output) one call may
 # take; a larger image runs in strips of output rows. conv1_2 on a 2048×2048 image asked for 3.8 GB in one
-# call (the process's peak 8.8 GB); a 500×500 image's largest call takes 248 MB, in one piece
-WORKSPACE_LIMIT = 256 * 2**20
+# call (the process's peak 8.8 GB); images up to about 750×750 take one call (500×500: 248 MB at most)
+WORKSPACE_LIMIT = 512 * 2**20
 
 
 class _Size(ctypes.Structure):
