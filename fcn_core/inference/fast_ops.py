@@ -4,11 +4,11 @@
   cells, so ``conv_transpose2d(x, W, stride=s)`` equals a 2×2 convolution with C_out·s² outputs followed
   by ``pixel_shuffle(s)``. Convolutions take the vendor libraries' fast paths; CPU transposed
   convolutions do not (col2im).
-* On the CPU, oneDNN convolutions run with weights prepacked once (:class:`PackedConv`): eager
-  ``conv2d`` reorders them on every call, which on fc6 (a 7×7 convolution with few output positions)
-  cost more than the products.
+* On the CPU, oneDNN convolutions run with weights prepacked once (:class:`PackedConv`; 1×1 ones as
+  oneDNN's linear): eager ``conv2d`` reorders them on every call, which on fc6 (a 7×7 convolution with
+  few output positions) cost more than the products.
 * On the CPU, the wide 3×3 convolutions (≥ 128 channels) run faster as NNPACK's Winograd
-  convolutions (relative error ~1e-5 against the direct form).
+  convolutions (relative error ~1e-5 against the direct form; :mod:`fcn_core.inference.nnpack`).
 """
 
 from __future__ import annotations
@@ -16,9 +16,11 @@ from __future__ import annotations
 import torch
 from torch.nn import functional as F
 
-# Below this many input positions NNPACK's Winograd form loses to oneDNN's direct one: it transforms the
-# weights on every call (a 512→512 layer: at 44×44 they tie, at 88×88 Winograd is 1.6× faster, at the 10×10
-# of a 64×64 image it took most of the net's time)
+# Below this many input positions NNPACK's Winograd form does not pay. Through torch's call, which
+# transforms the weights on every call, it lost to oneDNN's direct form below (a 512→512 layer: at 44×44
+# they tied, at 88×88 Winograd was 1.6× faster, at the 10×10 of a 64×64 image it took most of the net's
+# time). With the kernels transformed once (nnpack.py) it wins alone on 256-channel layers from 24×24, but
+# inside the whole pass a lower limit changed nothing measurable (96×96 to 224×224 images, 16×16 against 48×48)
 WINOGRAD_MIN_POSITIONS = 48 * 48
 
 
