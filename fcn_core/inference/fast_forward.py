@@ -3,7 +3,7 @@
 The transposed convolutions run as 2×2 convolutions + pixel shuffle and, on the CPU, a wide fc6 and the
 widest 3×3 convolutions as Winograd convolutions with oneDNN's matrix products where the grid is large
 enough (:mod:`fcn_core.inference.winograd`), the other wide 3×3 convolutions as NNPACK's Winograd
-convolutions (:mod:`fcn_core.inference.fast_ops`; conv1_2 too where this CPU runs it faster so), and the
+convolutions (:mod:`fcn_core.inference.nnpack`; conv1_2 too where this CPU runs it faster so), and the
 rest as oneDNN convolutions with prepacked weights.
 The kernels are derived once from the bundle's weights: build a new :class:`FastForward` after
 changing them.

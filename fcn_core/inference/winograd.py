@@ -2,9 +2,10 @@
 
 A Winograd F(m, r) convolution computes an m×m output tile from an (m+r-1)×(m+r-1) input tile with
 (m+r-1)² products per channel pair instead of m²·r². The tile transforms are small fixed matrices; what
-remains is one matrix product per transform position, tiles × C_in by C_in × C_out, which oneDNN runs at
-the machine's peak (this project's AMD CPU: about 200 G multiply-adds/s, where the BLAS behind
-``torch.mm`` manages half of that).
+remains is one matrix product per transform position, tiles × C_in by C_in × C_out, which oneDNN runs near
+the machine's peak (about 200 G multiply-adds/s on the CPU of 2026-12-04, where the BLAS behind
+``torch.mm`` managed half of that; 75–110 on the AMD EPYC of 2026-12-05, where MKL's batched product tied
+it inside fc6).
 
 * fc6 (7×7, 512 → 4096 channels on a 16×16 grid at 500×500) as F(2, 7): 64 products per 2×2 tile
   instead of 196 — a third of the multiply-adds; at 500×500 it took 80 ms instead of 135.
