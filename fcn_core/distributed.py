@@ -234,10 +234,15 @@ def _stop_on_sigterm(world: World) -> Iterator[None]:
                        "process of the run fails); the files already written are complete")
 
     previous = signal.signal(signal.SIGTERM, on_sigterm)
+    failed = True
     try:
         yield
+        failed = False
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        # a rank leaving with an error (a lost peer above all) is about to say why and exit: torchrun's SIGTERM,
+        # which it sends the others as soon as one process fails, must not cut that sentence off (restored to
+        # the default here, it once killed rank 0 between the lost connection and its sentence)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN if failed else previous)
 
 
 @contextmanager

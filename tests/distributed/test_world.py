@@ -99,3 +99,23 @@ def test_cuda_gets_nccl_and_one_gpu_per_local_rank_and_too_few_gpus_are_refused(
     monkeypatch.setenv("LOCAL_WORLD_SIZE", "4")
     with pytest.raises(ValueError, match="started 4 processes on this node but it has 2 GPUs; use --nproc-per-node 2"):
         distributed._backend("cuda", world)
+
+
+def test_a_rank_leaving_with_an_error_is_not_cut_off_by_torchruns_sigterm():
+    """Between a lost connection and the sentence that says so, torchrun's SIGTERM to the surviving ranks
+    must not kill the process silently: after an error SIGTERM is ignored; after a clean run the previous
+    handler is back."""
+    import signal
+
+    world = distributed.World(0, 2, 0, "gloo")
+    before = signal.getsignal(signal.SIGTERM)
+    try:
+        with distributed._stop_on_sigterm(world):
+            assert signal.getsignal(signal.SIGTERM) not in (before, signal.SIG_IGN)
+        assert signal.getsignal(signal.SIGTERM) == before
+        with pytest.raises(RuntimeError, match="Connection closed by peer"):
+            with distributed._stop_on_sigterm(world):
+                raise RuntimeError("Connection closed by peer")
+        assert signal.getsignal(signal.SIGTERM) == signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGTERM, before)
