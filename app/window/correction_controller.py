@@ -46,6 +46,7 @@ class Collaborators:
     report: Callable[[str], None]       # tell the person about an error, without blocking
     load_model: Callable[[list[Path]], None]  # load weights on the chosen device
     settings: WindowSettings            # where each image folder's last export folder is remembered
+    dismiss: Callable[[str], None]      # close the reports still open that begin so (what they said has changed)
 
 
 class CorrectionController(QObject):

@@ -17,6 +17,9 @@ from ..dialogs.finetune_dialog import FineTuneDialog
 if TYPE_CHECKING:
     from .correction_controller import CorrectionController
 
+# how the report begins when Ctrl+T finds nothing corrected (closed once a correction is saved)
+NOTHING_CORRECTED = "No image in "
+
 
 class FolderModelOffer(QFrame):
     """A bar over the view: "This folder has its own model … [Load it] [Not now]"."""
@@ -53,6 +56,8 @@ class FineTuneController(QObject):
         self.corrections, self.c, self.offer_bar, self.run_all = corrections, corrections.c, offer, run_all
         self.dialogs: list[QWidget] = []  # kept alive while shown
         offer.load_button.clicked.connect(self._load_offered)
+        # the report that nothing is corrected yet is wrong after the first saved stroke: it goes
+        self.c.editor.saved.connect(lambda _path: self.c.dismiss(NOTHING_CORRECTED))
 
     def finetune(self, iterations: int = FINETUNE_ITERATIONS) -> FineTuneDialog | None:
         """The fine-tune dialog for the current image's folder (its settings, then Start)."""
@@ -63,7 +68,7 @@ class FineTuneController(QObject):
         # from the workspace, as the fine-tune's export reads it: the list's marks arrive after the save just made
         corrected = len(corrected_images(folder, c.editor.workspace(c.state.path)))
         if corrected == 0:  # the dialog would offer Start with nothing to train on
-            c.report(f"No image in {folder.name} has saved corrections yet: correct one first "
+            c.report(f"{NOTHING_CORRECTED}{folder.name} has saved corrections yet: correct one first "
                      "(Correct → Correct labels, E), then fine-tune on it.")
             return None
         previous = c.service.engine

@@ -72,7 +72,8 @@ class MainWindow(QMainWindow):
         build_status(self)
         self.corrections = CorrectionController(Collaborators(
             self.state, self.editor, self.service, self.actions, self.single, self.edit_panel, self.legend,
-            self.files, self.tasks, self.statusBar(), self, self.show_error, self.load_model, self.settings), self)
+            self.files, self.tasks, self.statusBar(), self, self.show_error, self.load_model, self.settings,
+            self._dismiss_messages), self)
         self.imports = ImportController(self.corrections, lambda: (self.saved_labels.clear(), self._render()), self)
         self.tuning = FineTuneController(self.corrections, self.offer_bar, lambda: self.run_all(), self)
         self.review = ReviewOrder(self.actions, self.files, self.service, self.statusBar(), self.show_path, self)

@@ -468,6 +468,24 @@ def test_finetune_before_any_correction_says_what_to_do_first(qtbot, tmp_path, f
     assert f"No image in {folder.name} has saved corrections yet" in w.last_error
 
 
+def test_the_nothing_corrected_report_closes_once_a_correction_is_saved(qtbot, tmp_path, files, monkeypatch):
+    """The report box is not modal, so the person corrects with it still open: after the first saved stroke
+    it no longer describes the folder and goes (found driving the window under Xvfb); Ctrl+T then trains."""
+    folder, model = files
+    w = window(qtbot, tmp_path, model)
+    open_with_dialog(qtbot, w, monkeypatch, [folder])
+    wait_result(qtbot, w, folder / "p0.png")
+    press(w, Qt.Key.Key_T, Qt.KeyboardModifier.ControlModifier)  # Correct → Fine-tune on my corrections…
+    said = [m for m in w._messages if m.isVisible() and "has saved corrections yet" in m.text()]
+    assert len(said) == 1
+    start_editing(qtbot, w)
+    dab(qtbot, w, Qt.Key.Key_2)
+    qtbot.waitUntil(lambda: Workspace.beside(folder).has(folder / "p0.png"), timeout=10000)
+    qtbot.waitUntil(lambda: not said[0].isVisible(), timeout=5000)
+    press(w, Qt.Key.Key_T, Qt.KeyboardModifier.ControlModifier)
+    assert w.tuning.dialogs and w.tuning.dialogs[-1].isVisible()
+
+
 def test_finetune_counts_what_it_trains_on(qtbot, tmp_path, files, monkeypatch):
     """The dialog's count is the folder's images with saved corrections, as the fine-tune's export reads
     them, not the images opened in the list: here one is open and two are corrected."""
